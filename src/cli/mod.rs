@@ -1,0 +1,69 @@
+//! The command line: one module per role.
+
+pub mod config;
+pub mod migrate;
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Loaded;
+use crate::telemetry::LONG_VERSION;
+
+/// hearth: your personal site and the machinery around it, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version = LONG_VERSION, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file [default: ./hearth.toml when present, or $HEARTH_CONFIG]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Folder for the SQLite database and local objects [default: ./data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// The role to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The roles.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server: the site, the API and the operational endpoints
+    Serve(serve::Args),
+    /// Apply database migrations, show their status, or wait for them
+    Migrate(migrate::Args),
+    /// Print the effective configuration, secrets redacted, with where each value came from
+    Config(config::Args),
+}
+
+impl Cli {
+    /// Flag values that override configuration settings: (key, flag, value).
+    pub fn setting_flags(&self) -> Vec<(&'static str, &'static str, String)> {
+        let mut flags = Vec::new();
+        if let Some(data) = &self.data {
+            flags.push(("data", "--data", data.display().to_string()));
+        }
+        if let Command::Serve(args) = &self.command {
+            flags.extend(args.setting_flags());
+        }
+        flags
+    }
+
+    /// Whether this role's output is logs (to stdout) rather than a report (logs to stderr).
+    pub fn logs_to_stdout(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+}
+
+/// Runs the chosen role.
+pub async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(args, loaded.config).await,
+        Command::Migrate(args) => migrate::run(args, loaded.config).await,
+        Command::Config(args) => config::run(args, &loaded),
+    }
+}

@@ -1,0 +1,263 @@
+//! Configuration: built-in defaults, then `hearth.toml`, then `HEARTH_*` environment
+//! variables, then command-line flags. Every value is parsed into its type here, so an
+//! invalid setting stops start-up with one line naming the setting and what is wrong.
+
+mod sources;
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use sources::{ConfigError, LoadOptions, Origin, SETTINGS, Setting};
+pub use types::{DatabaseUrl, Engine, SecretString};
+
+use sources::RawValues;
+use types::{format_duration, format_size, parse_duration, parse_size};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// JSON when stdout is not a terminal, text when it is.
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// Whether `serve` applies pending migrations before it starts answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrateOnStart {
+    /// Yes for SQLite (nobody else can), no for a server database (a Job does it).
+    Auto,
+    /// Always migrate on start.
+    Always,
+    /// Never migrate on start.
+    Never,
+}
+
+/// The effective configuration of one hearth process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address `serve` listens on.
+    pub listen: SocketAddr,
+    /// The content folder; `None` serves the demo site built into the binary.
+    pub content: Option<PathBuf>,
+    /// Where the SQLite file and local objects live.
+    pub data: PathBuf,
+    /// The log filter (`info`, `hearth=debug,sqlx=warn`, …).
+    pub log: String,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// The database connection.
+    pub database: DatabaseConfig,
+    /// The HTTP server's limits.
+    pub server: ServerConfig,
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Where the database is; defaults to `<data>/hearth.db`.
+    pub url: DatabaseUrl,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// How long to wait for a connection before giving up.
+    pub timeout: Duration,
+    /// Whether `serve` migrates before it starts.
+    pub migrate_on_start: MigrateOnStart,
+}
+
+/// HTTP server limits.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The longest a request may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// How long in-flight requests may run after SIGTERM before the process exits.
+    pub shutdown_grace: Duration,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: u64,
+}
+
+/// A loaded configuration, with where each value came from and what deserves a warning.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The typed configuration.
+    pub config: Config,
+    /// Where each setting's value came from, by key.
+    pub origins: BTreeMap<&'static str, Origin>,
+    /// Things worth a warning once logging is up (unknown `HEARTH_*` variables).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Loads the configuration from every layer in `options`.
+    pub fn load(options: LoadOptions) -> Result<Loaded, ConfigError> {
+        let (raw, warnings) = RawValues::collect(options)?;
+        let config = Config::from_raw(&raw)?;
+        Ok(Loaded {
+            config,
+            origins: raw.origins(),
+            warnings,
+        })
+    }
+
+    fn from_raw(raw: &RawValues) -> Result<Config, ConfigError> {
+        let data = PathBuf::from(raw.require("data", non_empty)?);
+        let url = match raw.get("database.url") {
+            Some(_) => raw.require("database.url", DatabaseUrl::parse)?,
+            None => DatabaseUrl::sqlite_file(&data.join("hearth.db")),
+        };
+        Ok(Config {
+            listen: raw.require("listen", |v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|_| "a socket address (like 127.0.0.1:8080)")
+            })?,
+            content: raw
+                .get("content")
+                .map(|_| raw.require("content", non_empty).map(PathBuf::from))
+                .transpose()?,
+            data,
+            log: raw.require("log", |v| {
+                tracing_subscriber::EnvFilter::try_new(v)
+                    .map(|_| v.to_owned())
+                    .map_err(|_| "a log filter (like info or hearth=debug,warn)")
+            })?,
+            log_format: raw.require("log_format", |v| match v {
+                "auto" => Ok(LogFormat::Auto),
+                "json" => Ok(LogFormat::Json),
+                "text" => Ok(LogFormat::Text),
+                _ => Err("one of auto, json, text"),
+            })?,
+            database: DatabaseConfig {
+                url,
+                max_connections: raw.require("database.max_connections", |v| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or("a number of connections between 1 and 1000")
+                })?,
+                timeout: raw.require("database.timeout", parse_duration)?,
+                migrate_on_start: raw.require("database.migrate_on_start", |v| match v {
+                    "auto" => Ok(MigrateOnStart::Auto),
+                    "true" | "always" => Ok(MigrateOnStart::Always),
+                    "false" | "never" => Ok(MigrateOnStart::Never),
+                    _ => Err("one of auto, true, false"),
+                })?,
+            },
+            server: ServerConfig {
+                request_timeout: raw.require("server.request_timeout", positive_duration)?,
+                shutdown_grace: raw.require("server.shutdown_grace", parse_duration)?,
+                body_limit: raw.require("server.body_limit", parse_size)?,
+            },
+        })
+    }
+
+    /// Whether `serve` should migrate before starting, given the engine.
+    pub fn migrates_on_start(&self) -> bool {
+        match self.database.migrate_on_start {
+            MigrateOnStart::Always => true,
+            MigrateOnStart::Never => false,
+            MigrateOnStart::Auto => self.database.url.engine() == Engine::Sqlite,
+        }
+    }
+
+    /// Each setting's effective value as a TOML literal, secrets redacted.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let path = |p: &Path| quoted(&p.display().to_string());
+        vec![
+            ("listen", quoted(&self.listen.to_string())),
+            (
+                "content",
+                self.content
+                    .as_deref()
+                    .map_or_else(|| quoted("(built-in demo site)"), path),
+            ),
+            ("data", path(&self.data)),
+            ("log", quoted(&self.log)),
+            (
+                "log_format",
+                quoted(match self.log_format {
+                    LogFormat::Auto => "auto",
+                    LogFormat::Json => "json",
+                    LogFormat::Text => "text",
+                }),
+            ),
+            ("database.url", quoted(&self.database.url.redacted())),
+            (
+                "database.max_connections",
+                self.database.max_connections.to_string(),
+            ),
+            (
+                "database.timeout",
+                quoted(&format_duration(self.database.timeout)),
+            ),
+            (
+                "database.migrate_on_start",
+                quoted(match self.database.migrate_on_start {
+                    MigrateOnStart::Auto => "auto",
+                    MigrateOnStart::Always => "true",
+                    MigrateOnStart::Never => "false",
+                }),
+            ),
+            (
+                "server.request_timeout",
+                quoted(&format_duration(self.server.request_timeout)),
+            ),
+            (
+                "server.shutdown_grace",
+                quoted(&format_duration(self.server.shutdown_grace)),
+            ),
+            (
+                "server.body_limit",
+                quoted(&format_size(self.server.body_limit)),
+            ),
+        ]
+    }
+}
+
+impl Loaded {
+    /// The effective configuration as a TOML document, each value annotated with where
+    /// it came from. Secrets are redacted.
+    pub fn render(&self) -> String {
+        let mut out = String::from("# effective configuration; secrets are redacted\n");
+        let mut section = "";
+        for (key, value) in self.config.entries() {
+            let (table, name) = key.rsplit_once('.').unwrap_or(("", key));
+            if table != section {
+                out.push_str(&format!("\n[{table}]\n"));
+                section = table;
+            }
+            let origin = self
+                .origins
+                .get(key)
+                .map_or_else(|| "default".to_owned(), Origin::to_string);
+            out.push_str(&format!("{name} = {value}  # {origin}\n"));
+        }
+        out
+    }
+}
+
+fn non_empty(v: &str) -> Result<&str, &'static str> {
+    if v.trim().is_empty() {
+        Err("a path (it is empty)")
+    } else {
+        Ok(v)
+    }
+}
+
+fn positive_duration(v: &str) -> Result<Duration, &'static str> {
+    parse_duration(v).and_then(|d| {
+        if d.is_zero() {
+            Err("a duration above zero")
+        } else {
+            Ok(d)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,5 @@
+//! Row types, one module per table.
+
+pub mod audit_log;
+pub mod lease;
+pub mod migration;

@@ -1,0 +1,106 @@
+//! Health checks: each bounded in time, so a hung dependency makes a slow `fail`, never
+//! a hung probe.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::App;
+use crate::db::schema::SchemaState;
+use crate::telemetry::VERSION;
+
+/// The longest a single check may take.
+pub const CHECK_BOUND: Duration = Duration::from_secs(1);
+
+/// How a check (or the whole) came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Working.
+    Ok,
+    /// Working, with something to look at.
+    Degraded,
+    /// Not working.
+    Fail,
+}
+
+/// One check's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Its status.
+    pub status: Status,
+    /// How long it took.
+    pub latency_ms: u64,
+    /// What it found, for a person.
+    pub detail: String,
+}
+
+/// The body of `GET /health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The worst status among the checks.
+    pub status: Status,
+    /// This hearth's version.
+    pub version: &'static str,
+    /// Each check by name.
+    pub checks: BTreeMap<&'static str, Check>,
+}
+
+/// Runs every check at once.
+pub async fn report(app: &App) -> Report {
+    let database = database(app).await;
+    let content = content(app);
+    let checks = BTreeMap::from([("database", database), ("content", content)]);
+    let status = checks
+        .values()
+        .map(|c| c.status)
+        .max()
+        .unwrap_or(Status::Ok);
+    Report {
+        status,
+        version: VERSION,
+        checks,
+    }
+}
+
+/// Whether the database answers, and at a schema this binary runs on.
+pub async fn schema(app: &App) -> Result<SchemaState, String> {
+    match tokio::time::timeout(CHECK_BOUND, SchemaState::check(&app.db)).await {
+        Ok(Ok(state)) => {
+            app.metrics.schema_version(state.version());
+            Ok(state)
+        }
+        Ok(Err(e)) => Err(format!("{} unreachable: {e}", app.db.engine().name())),
+        Err(_) => Err(format!(
+            "{} did not answer within {} ms",
+            app.db.engine().name(),
+            CHECK_BOUND.as_millis()
+        )),
+    }
+}
+
+async fn database(app: &App) -> Check {
+    let started = Instant::now();
+    let (status, detail) = match schema(app).await {
+        Ok(state) if state.is_runnable() => {
+            (Status::Ok, format!("{}, {state}", app.db.engine().name()))
+        }
+        Ok(state) => (Status::Fail, format!("{}, {state}", app.db.engine().name())),
+        Err(reason) => (Status::Fail, reason),
+    };
+    Check {
+        status,
+        latency_ms: started.elapsed().as_millis() as u64,
+        detail,
+    }
+}
+
+fn content(app: &App) -> Check {
+    let site = app.site();
+    Check {
+        status: Status::Ok,
+        latency_ms: 0,
+        detail: format!("loaded from {}, revision {}", site.source, site.revision),
+    }
+}

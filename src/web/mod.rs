@@ -1,0 +1,113 @@
+//! The HTTP server: the route table, the middleware stack, and serving with a graceful,
+//! bounded shutdown.
+
+pub mod error;
+pub mod middleware;
+pub mod page;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::ApiError;
+
+use crate::App;
+
+/// Every route, with the middleware every response goes through.
+pub fn router(app: App) -> Router {
+    let server = &app.config.server;
+    Router::new()
+        .merge(crate::ops::router())
+        .merge(crate::site::router())
+        .fallback(error::fallback)
+        // Listed innermost first: limits apply before the handler, the access log
+        // sees the final status of everything.
+        .layer(RequestBodyLimitLayer::new(
+            usize::try_from(server.body_limit).unwrap_or(usize::MAX),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            server.request_timeout,
+        ))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            middleware::observe,
+        ))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting and lets
+/// in-flight requests finish for up to the configured grace period.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = app.config.server.shutdown_grace;
+    let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: draining in-flight requests"
+        );
+        let _ = draining_tx.send(());
+    };
+    let listener = listener.tap_io(|tcp| {
+        // Small responses should leave at once, not wait for the peer's delayed ACK.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(signal);
+    let bound = async move {
+        if draining_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => {
+            tracing::info!("all requests finished; stopped");
+            result
+        }
+        () = bound => {
+            tracing::warn!(grace_ms = grace.as_millis() as u64, "grace period over; abandoning the requests still running");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!(signal = "SIGINT", "signal received"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "signal received"),
+    }
+}
