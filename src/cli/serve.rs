@@ -65,50 +65,56 @@ pub async fn run(_args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let db = Db::connect(&config.database)
         .await
         .context("opening the database")?;
-    prepare_schema(&config, &db).await?;
+    let metrics = Metrics::new();
+    if let Some(version) = prepare_schema(&config, &db).await? {
+        metrics.schema_version(version);
+    }
 
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let app = App::new(config, db.clone(), site, Metrics::new());
+    let app = App::new(config, db.clone(), site, metrics);
     tracing::info!(addr = %addr, content.revision = %app.site().revision, "listening");
 
-    web::serve(listener, app, web::shutdown_signal())
+    let stopped = web::serve(listener, app, web::shutdown_signal())
         .await
         .context("serving")?;
-    db.close().await;
+    if stopped == web::Stopped::Drained {
+        db.close().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Migrates first when asked to; otherwise refuses a schema this binary cannot run on.
 /// A server database that is down is not a reason to refuse: `/ready` reports it, and
-/// migration (when asked for) keeps trying in the background.
-async fn prepare_schema(config: &Config, db: &Db) -> anyhow::Result<()> {
+/// migration (when asked for) keeps trying in the background. Returns the schema
+/// version when it is known.
+async fn prepare_schema(config: &Config, db: &Db) -> anyhow::Result<Option<i64>> {
     if config.migrates_on_start() {
         if db.engine() == Engine::Sqlite {
             let report = migrate::migrate(db, None, Duration::from_secs(60), |_| {})
                 .await
                 .context("migrating the database")?;
             tracing::info!(schema.version = report.version, "database ready");
-        } else {
-            tokio::spawn(migrate_in_background(db.clone()));
+            return Ok(Some(report.version));
         }
-        return Ok(());
+        tokio::spawn(migrate_in_background(db.clone()));
+        return Ok(None);
     }
     match tokio::time::timeout(Duration::from_secs(5), SchemaState::check(db)).await {
         Ok(Ok(state)) if state.is_runnable() => {
             tracing::info!(schema.version = state.version(), "database ready");
-            Ok(())
+            Ok(Some(state.version()))
         }
         Ok(Ok(state)) => anyhow::bail!("{state}"),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "the database is not reachable; serving anyway, /ready says so");
-            Ok(())
+            Ok(None)
         }
         Err(_) => {
             tracing::warn!("the database did not answer; serving anyway, /ready says so");
-            Ok(())
+            Ok(None)
         }
     }
 }

@@ -70,7 +70,7 @@ pub async fn migrate(
     if !MIGRATIONS.iter().any(|m| m.version == target) {
         return Err(MigrateError::UnknownTarget(target));
     }
-    bootstrap(db).await?;
+    let bootstrapped = bootstrap(db).await?;
 
     let holder = holder_id();
     let started = Instant::now();
@@ -99,17 +99,23 @@ pub async fn migrate(
     if let Err(e) = lease.release().await {
         tracing::warn!(error = %e, "could not release the migration lock; it expires by itself");
     }
-    result
+    result.map(|mut report| {
+        if let Some(took) = bootstrapped {
+            report.applied.insert(0, (&MIGRATIONS[0], took));
+        }
+        report
+    })
 }
 
 /// Creates the ledger and migration 1 (the lock's own table). Both use `IF NOT EXISTS`;
 /// PostgreSQL can still fail one of two concurrent `CREATE TABLE IF NOT EXISTS`, so a
-/// failure is retried a few times before it counts.
-async fn bootstrap(db: &Db) -> Result<(), DbErr> {
+/// failure is retried a few times before it counts. Returns how long migration 1 took
+/// if this call applied it.
+async fn bootstrap(db: &Db) -> Result<Option<Duration>, DbErr> {
     let mut attempt = 0;
     loop {
         match try_bootstrap(db).await {
-            Ok(()) => return Ok(()),
+            Ok(applied) => return Ok(applied),
             Err(e) if attempt < 4 => {
                 attempt += 1;
                 tracing::debug!(error = %e, attempt, "retrying migration bootstrap");
@@ -120,7 +126,7 @@ async fn bootstrap(db: &Db) -> Result<(), DbErr> {
     }
 }
 
-async fn try_bootstrap(db: &Db) -> Result<(), DbErr> {
+async fn try_bootstrap(db: &Db) -> Result<Option<Duration>, DbErr> {
     let conn = db.conn();
     conn.execute(&ledger_table()).await?;
     let first = &MIGRATIONS[0];
@@ -129,15 +135,17 @@ async fn try_bootstrap(db: &Db) -> Result<(), DbErr> {
         .iter()
         .any(|m| m.version == first.version)
     {
-        return Ok(());
+        return Ok(None);
     }
     let started = Instant::now();
     for step in (first.steps)() {
         conn.execute_raw(step.build(db.backend())).await?;
     }
     match record(conn, first, started.elapsed()).await {
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(()),
-        other => other,
+        Ok(()) => Ok(Some(started.elapsed())),
+        // Another runner recorded it first.
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -284,11 +292,10 @@ pub async fn wait(
     let deadline = Instant::now() + timeout;
     let mut last = String::new();
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        // Each look is bounded by itself, not by the time left, so the last reason given
+        // is a real answer rather than an artefact of the deadline.
         let reason =
-            match tokio::time::timeout(left.min(Duration::from_secs(5)), SchemaState::check(db))
-                .await
-            {
+            match tokio::time::timeout(Duration::from_secs(5), SchemaState::check(db)).await {
                 Ok(Ok(state)) if state.is_runnable() => return Ok(state),
                 Ok(Ok(state)) => state.to_string(),
                 Ok(Err(e)) => format!("the database is not reachable: {e}"),

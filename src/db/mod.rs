@@ -61,10 +61,13 @@ impl Db {
         self.conn.get_database_backend()
     }
 
-    /// Closes every connection.
+    /// Closes every connection, waiting at most a moment: a connection stuck on a hung
+    /// server must not hold the process up.
     pub async fn close(self) {
-        if let Err(e) = self.conn.close().await {
-            tracing::debug!(error = %e, "closing the database pool");
+        match tokio::time::timeout(std::time::Duration::from_secs(2), self.conn.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "closing the database pool"),
+            Err(_) => tracing::warn!("the database pool did not close within 2 s; leaving it"),
         }
     }
 }

@@ -44,13 +44,22 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every in-flight request finished.
+    Drained,
+    /// The grace period ran out with requests still running; exit without waiting more.
+    Abandoned,
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and lets
 /// in-flight requests finish for up to the configured grace period.
 pub async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<Stopped> {
     let grace = app.config.server.shutdown_grace;
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -78,11 +87,11 @@ pub async fn serve(
     tokio::select! {
         result = server => {
             tracing::info!("all requests finished; stopped");
-            result
+            result.map(|()| Stopped::Drained)
         }
         () = bound => {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "grace period over; abandoning the requests still running");
-            Ok(())
+            Ok(Stopped::Abandoned)
         }
     }
 }
