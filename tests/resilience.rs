@@ -158,3 +158,20 @@ async fn the_grace_period_bounds_shutdown() {
         .wait_for_log(|l| l.contains("grace period over"))
         .await;
 }
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_gets_503() {
+    let (_db, proxy, server) =
+        served_through_proxy(vec![("HEARTH_SERVER_REQUEST_TIMEOUT", "200ms".to_owned())]).await;
+    proxy.set(Mode::Hang);
+    // /health would answer after its 1 s bound, with a JSON body; the request limit
+    // answers first, with an empty one.
+    let response = probe_client()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.bytes().await.unwrap().is_empty());
+    assert_eq!(server.get("/ping").await.status(), StatusCode::OK);
+}

@@ -150,7 +150,15 @@ fn render_redacts_the_password_and_shows_origins() {
 fn the_readme_documents_every_setting() {
     let readme = include_str!("../../README.md");
     for s in SETTINGS {
-        assert!(readme.contains(&format!("| `{}` |", s.key)), "README lacks {}", s.key);
-        assert!(readme.contains(&s.env_name()), "README lacks {}", s.env_name());
+        assert!(
+            readme.contains(&format!("| `{}` |", s.key)),
+            "README lacks {}",
+            s.key
+        );
+        assert!(
+            readme.contains(&s.env_name()),
+            "README lacks {}",
+            s.env_name()
+        );
     }
 }

@@ -6,6 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, SqlErr, TransactionTrait,
 };
 
+use super::audit;
 use super::entities::migration;
 use super::lease::{Lease, holder_id};
 use super::migrations::{MIGRATIONS, Migration, SCHEMA_VERSION, ledger_table};
@@ -95,7 +96,7 @@ pub async fn migrate(
         tokio::time::sleep(POLL).await;
     };
 
-    let result = apply_pending(db, target).await;
+    let result = apply_pending(db, target, &holder).await;
     if let Err(e) = lease.release().await {
         tracing::warn!(error = %e, "could not release the migration lock; it expires by itself");
     }
@@ -149,7 +150,7 @@ async fn try_bootstrap(db: &Db) -> Result<Option<Duration>, DbErr> {
     }
 }
 
-async fn apply_pending(db: &Db, target: i64) -> Result<Report, MigrateError> {
+async fn apply_pending(db: &Db, target: i64, holder: &str) -> Result<Report, MigrateError> {
     let done = applied(db).await?;
     let modified = modified(&done);
     let current = done.iter().map(|m| m.version).max().unwrap_or(0);
@@ -187,8 +188,24 @@ async fn apply_pending(db: &Db, target: i64) -> Result<Report, MigrateError> {
         report.applied.push((m, started.elapsed()));
         report.version = m.version;
     }
+    if !report.applied.is_empty() && report.version >= AUDIT_LOG_VERSION {
+        let versions: Vec<i64> = report.applied.iter().map(|(m, _)| m.version).collect();
+        let detail =
+            serde_json::json!({"from": current, "to": report.version, "applied": versions});
+        audit::record(
+            db.conn(),
+            holder,
+            "schema.migrate",
+            Some("schema"),
+            Some(detail),
+        )
+        .await?;
+    }
     Ok(report)
 }
+
+/// The migration that creates `audit_log`; runs that end below it have nowhere to write.
+const AUDIT_LOG_VERSION: i64 = 2;
 
 async fn record(conn: &impl ConnectionTrait, m: &Migration, took: Duration) -> Result<(), DbErr> {
     migration::ActiveModel {
