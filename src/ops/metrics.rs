@@ -1,28 +1,27 @@
 //! Prometheus metrics. The recorder belongs to the [`App`](crate::App), not to a global,
 //! so every app (and every test) counts on its own; code records through
-//! [`Metrics::record`] with the `metrics` crate's macros.
+//! [`Metrics::record`] with the `metrics` crate's macros. Request metrics, recorded on
+//! every request, have their own fixed-bucket store ([`HttpMetrics`]): the exporter's
+//! histograms keep every sample until a scrape, which costs memory under load.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
+use axum::http::Method;
+use metrics::{describe_gauge, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
+use super::http_metrics::HttpMetrics;
 use super::process::ProcessStats;
 use crate::telemetry::{REVISION, VERSION};
-
-/// Latency buckets, seconds: from a cached page to a slow database call.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
 
 /// This app's metrics registry.
 #[derive(Clone)]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    /// Request counts and latencies, kept apart for speed.
+    http: Arc<HttpMetrics>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -40,28 +39,14 @@ impl Default for Metrics {
 impl Metrics {
     /// A registry with every hearth metric described.
     pub fn new() -> Self {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full("http_request_duration_seconds".to_owned()),
-                LATENCY_BUCKETS,
-            )
-            .map(PrometheusBuilder::build_recorder)
-            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         let metrics = Self {
             recorder: Arc::new(recorder),
             handle,
+            http: Arc::default(),
         };
         metrics.record(|| {
-            describe_counter!(
-                "http_requests_total",
-                "HTTP requests answered, by route template and status."
-            );
-            describe_histogram!(
-                "http_request_duration_seconds",
-                metrics::Unit::Seconds,
-                "Time to answer an HTTP request, by route template."
-            );
             describe_gauge!(
                 "hearth_build_info",
                 "Always 1; labels say which hearth this is."
@@ -81,21 +66,8 @@ impl Metrics {
     }
 
     /// Counts one answered request.
-    pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
-        self.record(|| {
-            let labels = [
-                ("method", method.to_owned()),
-                ("route", route.to_owned()),
-                ("status", status.to_string()),
-            ];
-            counter!("http_requests_total", &labels).increment(1);
-            histogram!(
-                "http_request_duration_seconds",
-                "method" => method.to_owned(),
-                "route" => route.to_owned()
-            )
-            .record(took.as_secs_f64());
-        });
+    pub fn http_request(&self, method: &Method, route: &str, status: u16, took: Duration) {
+        self.http.record(method, route, status, took);
     }
 
     /// Notes the schema version last seen in the database.
@@ -106,6 +78,7 @@ impl Metrics {
     /// The Prometheus text exposition, with the process figures read now.
     pub fn render(&self) -> String {
         let mut out = self.handle.render();
+        self.http.render(&mut out);
         let stats = ProcessStats::read();
         let families = [
             (

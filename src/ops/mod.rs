@@ -1,6 +1,7 @@
 //! Operating hearth: liveness, readiness, health and metrics.
 
 pub mod health;
+pub mod http_metrics;
 pub mod metrics;
 pub mod process;
 

@@ -2,15 +2,20 @@
 //! bounded shutdown.
 
 pub mod error;
-pub mod middleware;
+pub mod observe;
 pub mod page;
 
 use std::future::Future;
 
+use std::convert::Infallible;
+
 use axum::Router;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{Response, StatusCode};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tower::{Service, ServiceBuilder};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -19,29 +24,38 @@ pub use error::ApiError;
 
 use crate::App;
 
-/// Every route, with the middleware every response goes through.
-pub fn router(app: App) -> Router {
-    let server = &app.config.server;
+/// The route table.
+pub fn routes(app: App) -> Router {
     Router::new()
         .merge(crate::ops::router())
         .merge(crate::site::router())
+        .route_layer(observe::RouteLabelLayer)
         .fallback(error::fallback)
-        // Listed innermost first: limits apply before the handler, the access log
-        // sees the final status of everything.
-        .layer(RequestBodyLimitLayer::new(
-            usize::try_from(server.body_limit).unwrap_or(usize::MAX),
-        ))
+        .with_state(app)
+}
+
+/// The route table inside the layers every request goes through, outermost first:
+/// observation (id, log, metrics, security headers), the time limit, compression and
+/// the body limit. They wrap the router once instead of each route, so a request does
+/// not clone them.
+pub fn service(
+    app: App,
+) -> impl Service<Request, Response = Response<Body>, Error = Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    let server = &app.config.server;
+    ServiceBuilder::new()
+        .layer(observe::ObserveLayer::new(app.metrics.clone()))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             server.request_timeout,
         ))
         .layer(CompressionLayer::new().gzip(true).br(true))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            middleware::observe,
+        .layer(RequestBodyLimitLayer::new(
+            usize::try_from(server.body_limit).unwrap_or(usize::MAX),
         ))
-        .with_state(app)
+        .service(routes(app))
 }
 
 /// How serving ended.
@@ -76,7 +90,8 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    let server = axum::serve(listener, router(app)).with_graceful_shutdown(signal);
+    let service = axum::ServiceExt::<Request>::into_make_service(service(app));
+    let server = axum::serve(listener, service).with_graceful_shutdown(signal);
     let bound = async move {
         if draining_rx.await.is_ok() {
             tokio::time::sleep(grace).await;
