@@ -19,8 +19,8 @@ pub fn router() -> Router<App> {
     Router::new()
         .route("/ping", get(ping))
         .route("/ready", get(ready))
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
+        .route("/health", get(health).layer(crate::web::compression()))
+        .route("/metrics", get(metrics).layer(crate::web::compression()))
 }
 
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");

@@ -35,9 +35,10 @@ pub fn routes(app: App) -> Router {
 }
 
 /// The route table inside the layers every request goes through, outermost first:
-/// observation (id, log, metrics, security headers), the time limit, compression and
-/// the body limit. They wrap the router once instead of each route, so a request does
-/// not clone them.
+/// observation (id, log, metrics, security headers), the time limit and the body limit.
+/// They wrap the router once instead of each route, so a request does not clone them.
+/// Compression is not among them: pages are compressed once when rendered, and the
+/// routes that build a body per request add [`compression`] themselves.
 pub fn service(
     app: App,
 ) -> impl Service<Request, Response = Response<Body>, Error = Infallible, Future: Send>
@@ -51,11 +52,15 @@ pub fn service(
             StatusCode::SERVICE_UNAVAILABLE,
             server.request_timeout,
         ))
-        .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(RequestBodyLimitLayer::new(
             usize::try_from(server.body_limit).unwrap_or(usize::MAX),
         ))
         .service(routes(app))
+}
+
+/// On-the-fly compression, for routes whose body is built per request.
+pub fn compression() -> CompressionLayer {
+    CompressionLayer::new().gzip(true).br(true)
 }
 
 /// How serving ended.

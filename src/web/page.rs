@@ -1,5 +1,8 @@
-//! A rendered response held in memory: bytes, type and a validator, so serving it is a
-//! header comparison and a reference-count increment.
+//! A rendered response held in memory: bytes, type, a validator, and its gzip and brotli
+//! forms compressed once at render time, so serving it is a header comparison and a
+//! reference-count increment, whatever the client accepts.
+
+use std::io::Write;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,28 +14,41 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone)]
 pub struct Page {
     body: Bytes,
+    gzip: Option<Bytes>,
+    br: Option<Bytes>,
     etag: HeaderValue,
     content_type: HeaderValue,
 }
 
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
+const BR: HeaderValue = HeaderValue::from_static("br");
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
+
 impl Page {
-    /// Wraps rendered bytes; the ETag is derived from them.
+    /// Wraps rendered bytes; the ETag is derived from them, and text is compressed.
     pub fn new(body: impl Into<Bytes>, content_type: &'static str) -> Self {
         let body = body.into();
         let digest = Sha256::digest(&body);
         let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
-        // Weak: the compression layer may re-encode the bytes, and the tag still holds
-        // for the content.
+        // Weak: the gzip and brotli forms share it, being the same content.
         let etag = HeaderValue::try_from(format!("W/\"{hex}\""))
             .unwrap_or(HeaderValue::from_static("W/\"0\""));
+        let compressible = is_compressible(content_type) && body.len() > 256;
+        let worth = |c: Vec<u8>| (c.len() * 10 < body.len() * 9).then(|| Bytes::from(c));
         Self {
+            gzip: compressible.then(|| gzip(&body)).flatten().and_then(worth),
+            br: compressible
+                .then(|| brotli(&body))
+                .flatten()
+                .and_then(worth),
             body,
             etag,
             content_type: HeaderValue::from_static(content_type),
         }
     }
 
-    /// The bytes.
+    /// The uncompressed bytes.
     pub fn body(&self) -> &Bytes {
         &self.body
     }
@@ -54,16 +70,86 @@ impl Page {
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             r
         } else {
-            let mut r = Response::new(Body::from(self.body.clone()));
+            let accepted = request
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .map_or(Accepted::default(), Accepted::parse);
+            let (body, encoding) = match (&self.br, &self.gzip) {
+                (Some(br), _) if accepted.br => (br.clone(), Some(BR)),
+                (_, Some(gzip)) if accepted.gzip => (gzip.clone(), Some(GZIP)),
+                _ => (self.body.clone(), None),
+            };
+            let mut r = Response::new(Body::from(body));
             *r.status_mut() = status;
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, self.content_type.clone());
+            let headers = r.headers_mut();
+            headers.insert(header::CONTENT_TYPE, self.content_type.clone());
+            if let Some(encoding) = encoding {
+                headers.insert(header::CONTENT_ENCODING, encoding);
+            }
             r
         };
         let headers = response.headers_mut();
         headers.insert(header::ETAG, self.etag.clone());
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(header::CACHE_CONTROL, NO_CACHE);
+        if self.gzip.is_some() || self.br.is_some() {
+            headers.insert(header::VARY, ACCEPT_ENCODING);
+        }
         response
+    }
+}
+
+fn is_compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || ["json", "xml", "javascript", "svg"]
+            .iter()
+            .any(|kind| content_type.contains(kind))
+}
+
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok()
+}
+
+fn brotli(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        writer.write_all(body).ok()?;
+    }
+    Some(out)
+}
+
+/// Which encodings an `Accept-Encoding` header allows (a `q=0` refuses one).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Accepted {
+    gzip: bool,
+    br: bool,
+}
+
+impl Accepted {
+    fn parse(header: &str) -> Self {
+        let mut accepted = Accepted::default();
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            let allowed = !refused;
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                accepted.gzip = allowed;
+            } else if coding.eq_ignore_ascii_case("br") {
+                accepted.br = allowed;
+            } else if coding == "*" {
+                accepted.gzip |= allowed;
+                accepted.br |= allowed;
+            }
+        }
+        accepted
     }
 }
 
@@ -80,9 +166,9 @@ fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
 mod tests {
     use super::*;
 
-    fn with(inm: &str) -> HeaderMap {
+    fn with(name: header::HeaderName, value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::IF_NONE_MATCH, HeaderValue::from_str(inm).unwrap());
+        h.insert(name, HeaderValue::from_str(value).unwrap());
         h
     }
 
@@ -90,19 +176,51 @@ mod tests {
     fn answers_304_only_for_a_matching_tag() {
         let page = Page::new("hello", "text/plain");
         let tag = page.etag.to_str().unwrap().to_owned();
+        let inm = |v: &str| with(header::IF_NONE_MATCH, v);
         assert_eq!(page.respond(&HeaderMap::new()).status(), StatusCode::OK);
-        assert_eq!(page.respond(&with(&tag)).status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(page.respond(&inm(&tag)).status(), StatusCode::NOT_MODIFIED);
         let strong = tag.trim_start_matches("W/").to_owned();
         assert_eq!(
-            page.respond(&with(&strong)).status(),
+            page.respond(&inm(&strong)).status(),
             StatusCode::NOT_MODIFIED
         );
         assert_eq!(
-            page.respond(&with(&format!("\"other\", {tag}"))).status(),
+            page.respond(&inm(&format!("\"other\", {tag}"))).status(),
             StatusCode::NOT_MODIFIED
         );
-        assert_eq!(page.respond(&with("*")).status(), StatusCode::NOT_MODIFIED);
-        assert_eq!(page.respond(&with("\"other\"")).status(), StatusCode::OK);
+        assert_eq!(page.respond(&inm("*")).status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(page.respond(&inm("\"other\"")).status(), StatusCode::OK);
         assert_ne!(Page::new("hello!", "text/plain").etag, page.etag);
+    }
+
+    #[test]
+    fn picks_the_encoding_the_client_accepts() {
+        let page = Page::new(
+            "<p>hello, world</p>\n".repeat(100),
+            "text/html; charset=utf-8",
+        );
+        let encoding = |accept: &str| {
+            page.respond(&with(header::ACCEPT_ENCODING, accept))
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(encoding("gzip, deflate, br"), Some("br".into()));
+        assert_eq!(encoding("gzip"), Some("gzip".into()));
+        assert_eq!(encoding("br;q=0, gzip;q=0.5"), Some("gzip".into()));
+        assert_eq!(encoding("identity"), None);
+        assert_eq!(encoding("*"), Some("br".into()));
+        assert_eq!(encoding("gzip;q=0"), None);
+        let plain = page.respond(&HeaderMap::new());
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(plain.headers()[header::VARY], "accept-encoding");
+    }
+
+    #[test]
+    fn small_or_binary_bodies_stay_as_they_are() {
+        let tiny = Page::new("hi", "text/plain");
+        assert!(tiny.gzip.is_none() && tiny.br.is_none());
+        let binary = Page::new(vec![0u8; 10_000], "image/png");
+        assert!(binary.gzip.is_none() && binary.br.is_none());
     }
 }
