@@ -143,6 +143,7 @@ rss_start_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$hearth_pid/status")
 # --- nginx, serving hearth's own bytes -----------------------------------------
 mkdir -p "$tmp/html" "$tmp/nginx"
 curl -sf --max-time 5 -o "$tmp/html/index.html" "$hearth_url/" || die "GET / on hearth failed"
+curl -sf --max-time 5 -o "$tmp/html/ping" "$hearth_url/ping" || die "GET /ping on hearth failed"
 
 user_line=
 if ((EUID == 0)); then
@@ -180,9 +181,10 @@ http {
     server {
         listen 127.0.0.1:$nginx_port;
 
+        # Both paths are static files holding hearth's own bytes.
         location = /ping {
+            root $tmp/html;
             default_type text/plain;
-            return 200 "pong";
         }
 
         location / {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the tests talk to are installed and answering on loopback:
 # PostgreSQL (5432, trust auth), MariaDB (3306, root without a password) and Redis
-# (6379). Idempotent: a service that already answers is left alone.
+# (6379), and the test tools. Idempotent: what already answers is left alone.
 set -euo pipefail
 
 log() { printf '==> %s\n' "$*"; }
@@ -17,7 +17,7 @@ need_package() { # need_package COMMAND PACKAGE...
       apt_updated=1
     fi
     log "installing $*"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   fi
 }
 
@@ -55,4 +55,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 fi
 
-log "PostgreSQL, MariaDB and Redis answer on 127.0.0.1"
+# Test tools: promtool validates the /metrics exposition.
+need_package promtool prometheus
+
+log "PostgreSQL, MariaDB and Redis answer on 127.0.0.1; test tools are installed"

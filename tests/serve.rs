@@ -300,3 +300,31 @@ async fn sigint_and_sigterm_stop_the_server_cleanly() {
             .await;
     }
 }
+
+#[tokio::test]
+async fn the_metrics_exposition_passes_promtool() {
+    let server = Server::start(Start::default()).await;
+    for path in ["/", "/ping", "/nowhere"] {
+        server.get(path).await;
+    }
+    let text = server.get("/metrics").await.text().await.unwrap();
+    let mut promtool = tokio::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) is needed; scripts/services.sh installs it");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = promtool.stdin.take().unwrap();
+        stdin.write_all(text.as_bytes()).await.unwrap();
+    }
+    let out = promtool.wait_with_output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
