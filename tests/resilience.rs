@@ -33,12 +33,23 @@ async fn served_through_proxy(extra_env: Vec<(&'static str, String)>) -> (TestDb
     (db, proxy, server)
 }
 
-/// A client whose patience bounds the answer: the probe must answer well within it.
-fn probe_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// GETs a probe and reads its JSON body (`null` if there is none). The client's
+/// patience bounds the answer: a probe must answer well within it.
+async fn probe(server: &Server, path: &str) -> (StatusCode, serde_json::Value) {
+    let response = reqwest::Client::builder()
         .timeout(Duration::from_secs(4))
         .build()
         .unwrap()
+        .get(server.url(path))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -47,26 +58,16 @@ async fn ready_follows_the_database_without_a_restart() {
     assert_eq!(server.get("/ready").await.status(), StatusCode::OK);
 
     proxy.set(Mode::Cut);
-    let ready = probe_client()
-        .get(server.url("/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: serde_json::Value = ready.json().await.unwrap();
+    let (status, body) = probe(&server, "/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "not ready");
     assert!(
         body["reason"].as_str().unwrap().starts_with("postgres"),
         "{body}"
     );
 
-    let health = probe_client()
-        .get(server.url("/health"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: serde_json::Value = health.json().await.unwrap();
+    let (status, body) = probe(&server, "/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "fail");
     assert_eq!(body["checks"]["database"]["status"], "fail");
     assert_eq!(body["checks"]["content"]["status"], "ok");
@@ -78,13 +79,7 @@ async fn ready_follows_the_database_without_a_restart() {
     proxy.set(Mode::Pass);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let status = probe_client()
-            .get(server.url("/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status();
-        if status == StatusCode::OK {
+        if probe(&server, "/ready").await.0 == StatusCode::OK {
             break;
         }
         assert!(
@@ -101,23 +96,16 @@ async fn a_hung_database_gives_a_prompt_503_not_a_hung_probe() {
     let (_db, proxy, server) = served_through_proxy(vec![]).await;
     assert_eq!(server.get("/health").await.status(), StatusCode::OK);
     proxy.set(Mode::Hang);
-    let health = probe_client()
-        .get(server.url("/health"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: serde_json::Value = health.json().await.unwrap();
+    let (status, body) = probe(&server, "/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         body["checks"]["database"]["detail"],
         "postgres did not answer within 1000 ms"
     );
-    let ready = probe_client()
-        .get(server.url("/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        probe(&server, "/ready").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }
 
 #[tokio::test]
@@ -166,12 +154,8 @@ async fn a_request_over_the_time_limit_gets_503() {
     proxy.set(Mode::Hang);
     // /health would answer after its 1 s bound, with a JSON body; the request limit
     // answers first, with an empty one.
-    let response = probe_client()
-        .get(server.url("/health"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(response.bytes().await.unwrap().is_empty());
+    let (status, body) = probe(&server, "/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.is_null(), "the handler's body arrived: {body}");
     assert_eq!(server.get("/ping").await.status(), StatusCode::OK);
 }

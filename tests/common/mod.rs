@@ -108,21 +108,13 @@ impl TestDb {
                     _dir: Some(dir),
                 }
             }
-            Engine::Postgres => {
-                let admin = postgres_admin();
-                execute(&admin, &format!("CREATE DATABASE \"{name}\"")).await;
-                let url = format!("{}/{name}", server_root(&admin));
-                TestDb {
-                    engine,
-                    url,
-                    admin,
-                    name,
-                    _dir: None,
-                }
-            }
-            Engine::MySql => {
-                let admin = mysql_admin();
-                execute(&admin, &format!("CREATE DATABASE `{name}`")).await;
+            Engine::Postgres | Engine::MySql => {
+                let (admin, quoted) = if engine == Engine::Postgres {
+                    (postgres_admin(), format!("\"{name}\""))
+                } else {
+                    (mysql_admin(), format!("`{name}`"))
+                };
+                execute(&admin, &format!("CREATE DATABASE {quoted}")).await;
                 let url = format!("{}/{name}", server_root(&admin));
                 TestDb {
                     engine,
