@@ -1,6 +1,6 @@
 //! The state every handler and job shares.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::config::Config;
 use crate::db::Db;
@@ -34,18 +34,12 @@ impl App {
 
     /// The site as rendered now.
     pub fn site(&self) -> Arc<Site> {
-        match self.site.read() {
-            Ok(site) => Arc::clone(&site),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        Arc::clone(&self.site.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Swaps in a newly rendered site; requests already running keep the old one.
     pub fn replace_site(&self, site: Site) {
         let site = Arc::new(site);
-        match self.site.write() {
-            Ok(mut slot) => *slot = site,
-            Err(poisoned) => *poisoned.into_inner() = site,
-        }
+        *self.site.write().unwrap_or_else(PoisonError::into_inner) = site;
     }
 }

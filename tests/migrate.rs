@@ -10,6 +10,32 @@ use std::process::Stdio;
 use common::{Engine, Server, Start, TestDb, hearth, run, text};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// One test per engine for each check written once: `sqlite::check`, `postgres::check`,
+/// `mariadb::check`.
+macro_rules! on_every_engine {
+    ($($check:ident),+ $(,)?) => {
+        on_every_engine!(@engine sqlite, Sqlite, $($check),+);
+        on_every_engine!(@engine postgres, Postgres, $($check),+);
+        on_every_engine!(@engine mariadb, MySql, $($check),+);
+    };
+    (@engine $module:ident, $engine:ident, $($check:ident),+) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::$check(super::Engine::$engine).await;
+                }
+            )+
+        }
+    };
+}
+
+on_every_engine!(
+    applies_reports_and_is_idempotent,
+    two_runners_at_once,
+    serve_refuses_an_old_schema,
+);
+
 async fn migrate(db: &TestDb, args: &[&str]) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut all = vec!["migrate"];
@@ -77,21 +103,6 @@ async fn applies_reports_and_is_idempotent(engine: Engine) {
     assert!(stderr.contains("there is no migration 7"), "{stderr}");
 }
 
-#[tokio::test]
-async fn sqlite_applies_reports_and_is_idempotent() {
-    applies_reports_and_is_idempotent(Engine::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_applies_reports_and_is_idempotent() {
-    applies_reports_and_is_idempotent(Engine::Postgres).await;
-}
-
-#[tokio::test]
-async fn mariadb_applies_reports_and_is_idempotent() {
-    applies_reports_and_is_idempotent(Engine::MySql).await;
-}
-
 /// Two runners started together: one applies, the other waits and finds nothing to do.
 async fn two_runners_at_once(engine: Engine) {
     let db = TestDb::new(engine).await;
@@ -122,21 +133,6 @@ async fn two_runners_at_once(engine: Engine) {
         0,
         "the lock is released"
     );
-}
-
-#[tokio::test]
-async fn postgres_two_runners_at_once() {
-    two_runners_at_once(Engine::Postgres).await;
-}
-
-#[tokio::test]
-async fn mariadb_two_runners_at_once() {
-    two_runners_at_once(Engine::MySql).await;
-}
-
-#[tokio::test]
-async fn sqlite_two_runners_at_once() {
-    two_runners_at_once(Engine::Sqlite).await;
 }
 
 #[tokio::test]
@@ -230,21 +226,6 @@ async fn serve_refuses_an_old_schema(engine: Engine) {
         ),
         "{stderr}"
     );
-}
-
-#[tokio::test]
-async fn sqlite_serve_refuses_an_old_schema() {
-    serve_refuses_an_old_schema(Engine::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_serve_refuses_an_old_schema() {
-    serve_refuses_an_old_schema(Engine::Postgres).await;
-}
-
-#[tokio::test]
-async fn mariadb_serve_refuses_an_old_schema() {
-    serve_refuses_an_old_schema(Engine::MySql).await;
 }
 
 /// A newer release's migration that keeps this binary working (expand) is fine; one that

@@ -234,17 +234,10 @@ async fn errors_are_html_for_pages_and_problem_json_for_the_api() {
 
 #[tokio::test]
 async fn serves_a_content_folder() {
-    let content = tempfile::tempdir().unwrap();
-    std::fs::write(
-        content.path().join("site.toml"),
+    let content = common::content_dir(
         "title = \"Grace's site\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        content.path().join("resume.json"),
         r#"{"basics": {"name": "Grace <Hopper>", "label": "Rear Admiral"}, "work": []}"#,
-    )
-    .unwrap();
+    );
     let server = Server::start(Start {
         args: vec!["--content", content.path().to_str().unwrap()],
         ..Start::default()
@@ -264,13 +257,7 @@ async fn serves_a_content_folder() {
 
 #[tokio::test]
 async fn broken_content_stops_start_up_naming_the_file() {
-    let content = tempfile::tempdir().unwrap();
-    std::fs::write(content.path().join("site.toml"), "title = \"x\"\n").unwrap();
-    std::fs::write(
-        content.path().join("resume.json"),
-        "{\n  \"basics\": [1,,]\n}",
-    )
-    .unwrap();
+    let content = common::content_dir("title = \"x\"\n", "{\n  \"basics\": [1,,]\n}");
     let dir = tempfile::tempdir().unwrap();
     let out = common::run(
         dir.path(),

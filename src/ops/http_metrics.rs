@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -70,10 +70,7 @@ impl HttpMetrics {
             return;
         }
         // First time for this route, method and status: add it, then count.
-        let mut routes = match self.routes.write() {
-            Ok(routes) => routes,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
         let methods = routes.entry(route.to_owned()).or_default();
         let index = match methods.iter().position(|s| s.method == *method) {
             Some(index) => index,
@@ -91,10 +88,7 @@ impl HttpMetrics {
 
     /// Appends both families in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let routes = match self.routes.read() {
-            Ok(routes) => routes,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
         let mut sorted: Vec<_> = routes.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
 

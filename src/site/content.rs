@@ -85,8 +85,7 @@ impl Content {
                     hash.update([0]);
                     hash.update(resume.as_bytes());
                     let digest = hash.finalize();
-                    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-                    format!("sha256:{hex}")
+                    format!("sha256:{}", crate::web::page::hex(&digest[..6]))
                 });
                 Self::parse(source.clone(), revision, &site, &resume)
             }

@@ -30,7 +30,7 @@ impl Page {
     pub fn new(body: impl Into<Bytes>, content_type: &'static str) -> Self {
         let body = body.into();
         let digest = Sha256::digest(&body);
-        let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex(&digest[..10]);
         // Weak: the gzip and brotli forms share it, being the same content.
         let etag = HeaderValue::try_from(format!("W/\"{hex}\""))
             .unwrap_or(HeaderValue::from_static("W/\"0\""));
@@ -96,6 +96,11 @@ impl Page {
         }
         response
     }
+}
+
+/// Lower-case hexadecimal, for validators and revisions made from digests.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn is_compressible(content_type: &str) -> bool {

@@ -56,6 +56,14 @@ pub fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// A content folder holding `site.toml` and `resume.json`.
+pub fn content_dir(site_toml: &str, resume_json: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("site.toml"), site_toml).unwrap();
+    std::fs::write(dir.path().join("resume.json"), resume_json).unwrap();
+    dir
+}
+
 /// Which engine a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
