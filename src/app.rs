@@ -5,7 +5,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::config::Config;
 use crate::db::Db;
 use crate::ops::metrics::Metrics;
-use crate::site::Site;
+use crate::site::{Problems, Site};
 
 /// Everything a request or a background job needs. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -17,8 +17,16 @@ pub struct App {
     pub db: Db,
     /// This app's metrics registry.
     pub metrics: Metrics,
-    /// The rendered site; replaced whole when content changes.
-    site: Arc<RwLock<Arc<Site>>>,
+    /// The rendered site, replaced whole when content changes, and why the last change
+    /// could not be rendered, if it could not.
+    site: Arc<RwLock<Current>>,
+}
+
+/// The site being served, and the problems of a newer content that did not render.
+#[derive(Debug)]
+struct Current {
+    site: Arc<Site>,
+    failed: Option<Arc<Problems>>,
 }
 
 impl App {
@@ -28,18 +36,46 @@ impl App {
             config: Arc::new(config),
             db,
             metrics,
-            site: Arc::new(RwLock::new(Arc::new(site))),
+            site: Arc::new(RwLock::new(Current {
+                site: Arc::new(site),
+                failed: None,
+            })),
         }
     }
 
     /// The site as rendered now.
     pub fn site(&self) -> Arc<Site> {
-        Arc::clone(&self.site.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(
+            &self
+                .site
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .site,
+        )
     }
 
     /// Swaps in a newly rendered site; requests already running keep the old one.
     pub fn replace_site(&self, site: Site) {
         let site = Arc::new(site);
-        *self.site.write().unwrap_or_else(PoisonError::into_inner) = site;
+        let mut current = self.site.write().unwrap_or_else(PoisonError::into_inner);
+        current.site = site;
+        current.failed = None;
+    }
+
+    /// Records that newer content did not render; the current site stays.
+    pub fn site_failed(&self, problems: Problems) {
+        self.site
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .failed = Some(Arc::new(problems));
+    }
+
+    /// Why the newest content is not being served, if it is not.
+    pub fn site_problems(&self) -> Option<Arc<Problems>> {
+        self.site
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .failed
+            .clone()
     }
 }

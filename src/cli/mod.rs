@@ -1,5 +1,6 @@
 //! The command line: one module per role.
 
+pub mod build;
 pub mod config;
 pub mod migrate;
 pub mod serve;
@@ -36,6 +37,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Apply database migrations, show their status, or wait for them
     Migrate(migrate::Args),
+    /// Render the site without serving it; `--check` reports every problem in the content
+    Build(build::Args),
     /// Print the effective configuration, secrets redacted, with where each value came from
     Config(config::Args),
 }
@@ -47,8 +50,10 @@ impl Cli {
         if let Some(data) = &self.data {
             flags.push(("data", "--data", data.display().to_string()));
         }
-        if let Command::Serve(args) = &self.command {
-            flags.extend(args.setting_flags());
+        match &self.command {
+            Command::Serve(args) => flags.extend(args.setting_flags()),
+            Command::Build(args) => flags.extend(args.setting_flags()),
+            _ => {}
         }
         flags
     }
@@ -64,6 +69,7 @@ pub async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve::run(args, loaded.config).await,
         Command::Migrate(args) => migrate::run(args, loaded.config).await,
+        Command::Build(args) => build::run(args, loaded.config),
         Command::Config(args) => config::run(args, &loaded),
     }
 }

@@ -12,7 +12,7 @@ use crate::config::{Config, Engine};
 use crate::db::schema::SchemaState;
 use crate::db::{Db, migrate};
 use crate::ops::metrics::Metrics;
-use crate::site::{Site, Source};
+use crate::site::{self, Site, Source};
 use crate::web;
 
 /// Arguments of `hearth serve`.
@@ -33,6 +33,10 @@ pub struct Args {
     /// Do not migrate on start, even on SQLite
     #[arg(long)]
     pub no_migrate: bool,
+
+    /// Re-render the site when the content folder changes (SIGHUP always does)
+    #[arg(long)]
+    pub watch: bool,
 }
 
 impl Args {
@@ -59,9 +63,13 @@ impl Args {
 }
 
 /// Runs the server until SIGTERM or SIGINT.
-pub async fn run(_args: Args, config: Config) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let source = config.content.clone().map_or(Source::Builtin, Source::Dir);
-    let site = Site::build(source).context("loading the content")?;
+    let build = source.clone();
+    let site = tokio::task::spawn_blocking(move || Site::build(build))
+        .await
+        .context("rendering the content")?
+        .context("the content has errors")?;
     let db = Db::connect(&config.database)
         .await
         .context("opening the database")?;
@@ -74,7 +82,24 @@ pub async fn run(_args: Args, config: Config) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    let (pages, bytes) = site.size();
+    tracing::info!(
+        content.revision = %site.revision,
+        duration_ms = site.took.as_millis() as u64,
+        pages,
+        size_bytes = bytes,
+        "content rendered"
+    );
     let app = App::new(config, db.clone(), site, metrics);
+    site::watch::on_hangup(app.clone(), source.clone());
+    let _watcher = match (&source, args.watch) {
+        (Source::Dir(dir), true) => Some(
+            site::watch::watch(app.clone(), dir.clone())
+                .with_context(|| format!("watching {}", dir.display()))?,
+        ),
+        (Source::Builtin, true) => anyhow::bail!("--watch needs a content folder (--content DIR)"),
+        (_, false) => None,
+    };
     tracing::info!(addr = %addr, content.revision = %app.site().revision, "listening");
 
     let stopped = web::serve(listener, app, web::shutdown_signal())

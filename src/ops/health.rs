@@ -34,6 +34,12 @@ pub struct Check {
     pub latency_ms: u64,
     /// What it found, for a person.
     pub detail: String,
+    /// The content revision being served (the `content` check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Why newer content is not being served (the `content` check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The body of `GET /health`.
@@ -93,14 +99,30 @@ async fn database(app: &App) -> Check {
         status,
         latency_ms: started.elapsed().as_millis() as u64,
         detail,
+        revision: None,
+        error: None,
     }
 }
 
 fn content(app: &App) -> Check {
     let site = app.site();
+    let problems = app.site_problems();
+    let detail = match &problems {
+        None => format!("loaded from {}, revision {}", site.source, site.revision),
+        Some(_) => format!(
+            "serving revision {} from {}; the newest content has errors",
+            site.revision, site.source
+        ),
+    };
     Check {
-        status: Status::Ok,
+        status: if problems.is_some() {
+            Status::Degraded
+        } else {
+            Status::Ok
+        },
         latency_ms: 0,
-        detail: format!("loaded from {}, revision {}", site.source, site.revision),
+        detail,
+        revision: Some(site.revision.clone()),
+        error: problems.map(|p| p.to_string()),
     }
 }

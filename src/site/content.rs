@@ -3,8 +3,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use super::markdown::MarkdownPage;
+use super::resume::Resume;
+use super::site_toml::SiteToml;
 
 /// Where content comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,22 +27,6 @@ impl fmt::Display for Source {
     }
 }
 
-/// `site.toml`. Keys later releases define are accepted and ignored here.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct SiteToml {
-    /// The site's title.
-    pub title: String,
-    /// Its public address, for absolute links.
-    #[serde(default)]
-    pub base_url: Option<String>,
-    /// Whose site it is.
-    #[serde(default)]
-    pub author: Option<String>,
-    /// One sentence about it.
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
 /// The files a site is made from, parsed.
 #[derive(Debug, Clone)]
 pub struct Content {
@@ -50,98 +37,311 @@ pub struct Content {
     /// `site.toml`.
     pub site: SiteToml,
     /// `resume.json`, a JSON Resume document.
-    pub resume: serde_json::Value,
+    pub resume: Resume,
+    /// `about.md`, when there is one.
+    pub about: Option<MarkdownPage>,
+    /// `pages/*.md` by name (the file name without `.md`), sorted.
+    pub pages: Vec<(String, MarkdownPage)>,
+    /// `templates/*`: the user's templates by file name, overriding built-in ones.
+    pub templates: Vec<(String, String)>,
+    /// `static/**`: files served as they are, by path relative to `static/`.
+    pub statics: Vec<(String, Vec<u8>)>,
 }
 
-/// A content file that could not be read or parsed: `file:line:column: what`.
-#[derive(Debug, thiserror::Error)]
+/// Something wrong in a content file: `file:line:column: what`.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{file}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
 pub struct ContentError {
     /// The file.
     pub file: String,
-    /// Line and column, when known.
+    /// Line and column (1-based), when known.
     pub location: Option<(usize, usize)>,
     /// What is wrong.
     pub message: String,
 }
 
-const BUILTIN_SITE: &str = include_str!("../../examples/site/site.toml");
-const BUILTIN_RESUME: &str = include_str!("../../examples/site/resume.json");
+impl ContentError {
+    /// A problem in `file`, at `location` when known.
+    pub fn at(file: &str, location: Option<(usize, usize)>, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_owned(),
+            location,
+            message: message.into(),
+        }
+    }
+}
 
-impl Content {
-    /// Loads content from `source`.
-    pub fn load(source: Source) -> Result<Content, ContentError> {
-        match &source {
-            Source::Builtin => {
-                let revision = format!("builtin-{}", crate::telemetry::VERSION);
-                Self::parse(source, revision, BUILTIN_SITE, BUILTIN_RESUME)
+/// Every problem found in a content folder, one per line.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct Problems(pub Vec<ContentError>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
             }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<ContentError> for Problems {
+    fn from(problem: ContentError) -> Self {
+        Problems(vec![problem])
+    }
+}
+
+/// The demo site, compiled in: (path in the content folder, text).
+const BUILTIN: &[(&str, &str)] = &[
+    ("site.toml", include_str!("../../examples/site/site.toml")),
+    (
+        "resume.json",
+        include_str!("../../examples/site/resume.json"),
+    ),
+    ("about.md", include_str!("../../examples/site/about.md")),
+    (
+        "pages/uses.md",
+        include_str!("../../examples/site/pages/uses.md"),
+    ),
+];
+
+/// The files of a content folder, read but not parsed: (path relative to it, bytes).
+#[derive(Debug, Default)]
+struct Files(Vec<(String, Vec<u8>)>);
+
+impl Files {
+    fn read(source: &Source) -> Result<Files, Problems> {
+        match source {
+            Source::Builtin => Ok(Files(
+                BUILTIN
+                    .iter()
+                    .map(|(path, text)| ((*path).to_owned(), text.as_bytes().to_vec()))
+                    .collect(),
+            )),
             Source::Dir(dir) => {
-                let site = read(dir, "site.toml")?;
-                let resume = read(dir, "resume.json")?;
-                let revision = git_revision(dir).unwrap_or_else(|| {
-                    let mut hash = Sha256::new();
-                    hash.update(site.as_bytes());
-                    hash.update([0]);
-                    hash.update(resume.as_bytes());
-                    let digest = hash.finalize();
-                    format!("sha256:{}", crate::web::page::hex(&digest[..6]))
-                });
-                Self::parse(source.clone(), revision, &site, &resume)
+                let mut files = Files::default();
+                let mut problems = Vec::new();
+                for name in ["site.toml", "resume.json", "about.md"] {
+                    match std::fs::read(dir.join(name)) {
+                        Ok(bytes) => files.0.push((name.to_owned(), bytes)),
+                        Err(e)
+                            if e.kind() == std::io::ErrorKind::NotFound && name == "about.md" => {}
+                        Err(e) => problems.push(ContentError::at(
+                            &dir.join(name).display().to_string(),
+                            None,
+                            format!("cannot read: {e}"),
+                        )),
+                    }
+                }
+                for folder in ["pages", "templates", "static"] {
+                    walk(dir, Path::new(folder), &mut files.0, &mut problems);
+                }
+                files.0.sort_by(|a, b| a.0.cmp(&b.0));
+                if problems.is_empty() {
+                    Ok(files)
+                } else {
+                    Err(Problems(problems))
+                }
             }
         }
     }
 
-    fn parse(
-        source: Source,
-        revision: String,
-        site: &str,
-        resume: &str,
-    ) -> Result<Content, ContentError> {
+    fn text<'f>(&'f self, name: &str) -> Option<&'f [u8]> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.as_slice())
+    }
+
+    /// A hash of every file's name and bytes.
+    fn digest(&self) -> String {
+        let mut hash = Sha256::new();
+        for (name, bytes) in &self.0 {
+            hash.update(name.as_bytes());
+            hash.update([0]);
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        }
+        format!("sha256:{}", crate::web::page::hex(&hash.finalize()[..6]))
+    }
+}
+
+/// Collects the files under `dir/folder`, skipping hidden ones and not following
+/// symbolic links to folders (which could loop).
+fn walk(
+    dir: &Path,
+    folder: &Path,
+    files: &mut Vec<(String, Vec<u8>)>,
+    problems: &mut Vec<ContentError>,
+) {
+    let entries = match std::fs::read_dir(dir.join(folder)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            let shown = dir.join(folder).display().to_string();
+            problems.push(ContentError::at(&shown, None, format!("cannot read: {e}")));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            let shown = entry.path().display().to_string();
+            problems.push(ContentError::at(&shown, None, "the file name is not UTF-8"));
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let relative = folder.join(name);
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => walk(dir, &relative, files, problems),
+            Ok(_) => match std::fs::read(entry.path()) {
+                Ok(bytes) => files.push((relative.to_string_lossy().into_owned(), bytes)),
+                // A dangling link or a symbolic link to a folder.
+                Err(e) if entry.path().is_dir() => tracing::debug!(error = %e, "skipped"),
+                Err(e) => problems.push(ContentError::at(
+                    &entry.path().display().to_string(),
+                    None,
+                    format!("cannot read: {e}"),
+                )),
+            },
+            Err(e) => problems.push(ContentError::at(
+                &entry.path().display().to_string(),
+                None,
+                format!("cannot read: {e}"),
+            )),
+        }
+    }
+}
+
+impl Content {
+    /// Loads content from `source`, reporting every problem found, not just the first.
+    pub fn load(source: Source) -> Result<Content, Problems> {
+        let files = Files::read(&source)?;
+        let revision = match &source {
+            Source::Builtin => format!("builtin-{}", crate::telemetry::VERSION),
+            Source::Dir(dir) => git_revision(dir).unwrap_or_else(|| files.digest()),
+        };
         let name = |file: &str| match &source {
             Source::Builtin => format!("(built-in)/{file}"),
             Source::Dir(dir) => dir.join(file).display().to_string(),
         };
-        let site: SiteToml = toml::from_str(site).map_err(|e| ContentError {
-            file: name("site.toml"),
-            location: e.span().map(|s| line_column(site, s.start)),
-            message: e.message().to_owned(),
-        })?;
-        let resume: serde_json::Value = serde_json::from_str(resume).map_err(|e| ContentError {
-            file: name("resume.json"),
-            location: Some((e.line(), e.column())),
-            message: e
-                .to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        })?;
-        if !resume.is_object() {
-            return Err(ContentError {
-                file: name("resume.json"),
-                location: None,
-                message: "a JSON Resume document is an object".to_owned(),
-            });
+        let mut problems = Vec::new();
+        let text = |file: &str, problems: &mut Vec<ContentError>| -> Option<String> {
+            let bytes = files.text(file)?;
+            match std::str::from_utf8(bytes) {
+                Ok(text) => Some(text.to_owned()),
+                Err(e) => {
+                    let before = &bytes[..e.valid_up_to()];
+                    let location = line_column(&String::from_utf8_lossy(before), before.len());
+                    problems.push(ContentError::at(
+                        &name(file),
+                        Some(location),
+                        "not UTF-8 text",
+                    ));
+                    None
+                }
+            }
+        };
+        let site = text("site.toml", &mut problems).and_then(|t| {
+            SiteToml::parse(&name("site.toml"), &t)
+                .map_err(|mut p| problems.append(&mut p))
+                .ok()
+        });
+        let resume = text("resume.json", &mut problems).and_then(|t| {
+            Resume::parse(&name("resume.json"), &t)
+                .map_err(|p| problems.push(p))
+                .ok()
+        });
+        let markdown = |file: &str, problems: &mut Vec<ContentError>| {
+            let t = text(file, problems)?;
+            MarkdownPage::parse(&name(file), &t)
+                .map_err(|p| problems.push(p))
+                .ok()
+        };
+        let about = markdown("about.md", &mut problems);
+        let mut pages = Vec::new();
+        let mut templates = Vec::new();
+        let mut statics = Vec::new();
+        for (path, bytes) in &files.0 {
+            if let Some(file) = path.strip_prefix("pages/") {
+                let Some(slug) = file.strip_suffix(".md") else {
+                    continue;
+                };
+                if let Err(why) = page_name(slug) {
+                    problems.push(ContentError::at(&name(path), None, why));
+                } else if let Some(page) = markdown(path, &mut problems) {
+                    pages.push((slug.to_owned(), page));
+                }
+            } else if let Some(file) = path.strip_prefix("templates/") {
+                if let Some(t) = text(path, &mut problems) {
+                    templates.push((file.to_owned(), t));
+                }
+            } else if let Some(file) = path.strip_prefix("static/") {
+                statics.push((file.to_owned(), bytes.clone()));
+            }
         }
-        Ok(Content {
-            source,
-            revision,
-            site,
-            resume,
-        })
+        match (site, resume) {
+            (Some(site), Some(resume)) if problems.is_empty() => Ok(Content {
+                source,
+                revision,
+                site,
+                resume,
+                about,
+                pages,
+                templates,
+                statics,
+            }),
+            _ => Err(Problems(problems)),
+        }
+    }
+
+    /// The name a file of this content has in messages: its path, as a user would type it.
+    pub fn file_name(&self, file: &str) -> String {
+        match &self.source {
+            Source::Builtin => format!("(built-in)/{file}"),
+            Source::Dir(dir) => dir.join(file).display().to_string(),
+        }
     }
 }
 
-fn read(dir: &Path, file: &str) -> Result<String, ContentError> {
-    std::fs::read_to_string(dir.join(file)).map_err(|e| ContentError {
-        file: dir.join(file).display().to_string(),
-        location: None,
-        message: format!("cannot read: {e}"),
-    })
+/// Page names become paths (`pages/uses.md` is `/uses`), so they are kept simple, and
+/// clear of the paths hearth itself answers.
+fn page_name(name: &str) -> Result<(), String> {
+    const TAKEN: &[&str] = &[
+        "about",
+        "pdf",
+        "assets",
+        "api",
+        "ping",
+        "ready",
+        "health",
+        "metrics",
+        "robots.txt",
+        "favicon.ico",
+    ];
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        Err(format!(
+            "the page name {name:?} becomes its address: use lower-case letters, digits, - and _"
+        ))
+    } else if TAKEN.contains(&name) {
+        Err(format!(
+            "the address /{name} is hearth's own; rename the page"
+        ))
+    } else {
+        Ok(())
+    }
 }
 
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -185,42 +385,101 @@ fn git_revision(dir: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn builtin_demo_loads() {
-        let content = Content::load(Source::Builtin).unwrap();
-        assert_eq!(content.resume["basics"]["name"], "Ada Example");
+    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn problems(dir: &tempfile::TempDir) -> Vec<String> {
+        let err = Content::load(Source::Dir(dir.path().to_owned())).unwrap_err();
+        let root = format!("{}/", dir.path().display());
+        err.0
+            .iter()
+            .map(|p| p.to_string().replace(&root, ""))
+            .collect()
     }
 
     #[test]
-    fn malformed_files_name_file_line_and_column() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("site.toml"), "title = \"x\"\n").unwrap();
-        std::fs::write(dir.path().join("resume.json"), "{\n  \"basics\": {,\n}").unwrap();
-        let err = Content::load(Source::Dir(dir.path().to_owned()))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("resume.json:2:14: "), "{err}");
+    fn builtin_demo_loads() {
+        let content = Content::load(Source::Builtin).unwrap();
+        assert_eq!(content.resume.name(), Some("Ada Example"));
+        assert!(content.about.is_some());
+        assert_eq!(content.pages[0].0, "uses");
+    }
 
-        std::fs::write(dir.path().join("site.toml"), "title = 3\n").unwrap();
-        let err = Content::load(Source::Dir(dir.path().to_owned()))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("site.toml:1:9: "), "{err}");
+    #[test]
+    fn every_problem_is_reported_with_file_line_and_column() {
+        let dir = folder(&[
+            ("site.toml", "title = 3\n"),
+            ("resume.json", "{\n  \"basics\": {,\n}"),
+            ("about.md", "+++\ntitle = \n+++\n"),
+            ("pages/Bad Name.md", "x"),
+            ("pages/pdf.md", "x"),
+        ]);
+        let found = problems(&dir);
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].starts_with("site.toml:1:9: "), "{found:#?}");
+        assert!(found[1].starts_with("resume.json:2:14: "), "{found:#?}");
+        assert!(found[2].starts_with("about.md:2:"), "{found:#?}");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("pages/Bad Name.md: the page name"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("pages/pdf.md: the address /pdf is hearth's own"))
+        );
+    }
+
+    #[test]
+    fn pages_templates_and_static_files_are_found() {
+        let dir = folder(&[
+            ("site.toml", "title = \"x\"\n"),
+            ("resume.json", "{}"),
+            ("pages/now.md", "+++\ntitle = \"Now\"\n+++\nBusy."),
+            ("pages/notes.txt", "not a page"),
+            ("templates/base.html", "{% block main %}{% endblock %}"),
+            ("static/img/me.jpg", "\u{1}\u{2}"),
+            ("static/.hidden", "no"),
+        ]);
+        let content = Content::load(Source::Dir(dir.path().to_owned())).unwrap();
+        assert!(content.about.is_none());
+        assert_eq!(content.pages.len(), 1);
+        assert_eq!(content.pages[0].1.front.title.as_deref(), Some("Now"));
+        assert_eq!(content.templates[0].0, "base.html");
+        let statics: Vec<_> = content.statics.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(statics, ["img/me.jpg"]);
+    }
+
+    #[test]
+    fn a_missing_required_file_is_named() {
+        let dir = folder(&[("site.toml", "title = \"x\"\n")]);
+        let found = problems(&dir);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with("resume.json: cannot read: "),
+            "{found:#?}"
+        );
     }
 
     #[test]
     fn revision_is_a_hash_outside_git_and_follows_the_files() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("site.toml"), "title = \"x\"\n").unwrap();
-        std::fs::write(dir.path().join("resume.json"), "{}").unwrap();
-        let first = Content::load(Source::Dir(dir.path().to_owned()))
-            .unwrap()
-            .revision;
+        let dir = folder(&[("site.toml", "title = \"x\"\n"), ("resume.json", "{}")]);
+        let load = || {
+            Content::load(Source::Dir(dir.path().to_owned()))
+                .unwrap()
+                .revision
+        };
+        let first = load();
         assert!(first.starts_with("sha256:"), "{first}");
         std::fs::write(dir.path().join("resume.json"), "{\"basics\":{}}").unwrap();
-        let second = Content::load(Source::Dir(dir.path().to_owned()))
-            .unwrap()
-            .revision;
-        assert_ne!(first, second);
+        assert_ne!(first, load());
     }
 }

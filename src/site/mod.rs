@@ -1,132 +1,118 @@
 //! The public site: content loaded from a folder (or the built-in demo), rendered once
-//! into memory, served with validators.
+//! per change into memory, served with validators and precompressed bodies.
 
+pub mod autolink;
 pub mod content;
+pub mod markdown;
+pub mod pdf;
+mod render;
+pub mod resume;
+pub mod site_toml;
+mod theme;
+pub mod watch;
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use minijinja::{Environment, context};
 
 use crate::App;
 use crate::web::page::Page;
-pub use content::{Content, ContentError, Source};
+pub use content::{Content, ContentError, Problems, Source};
 
-/// A rendered site: every page in memory.
+/// A rendered site: every response in memory.
 #[derive(Debug)]
 pub struct Site {
     /// Where the content came from.
     pub source: Source,
     /// Which revision of it.
     pub revision: String,
-    /// Pages by path.
-    pages: HashMap<&'static str, Page>,
-    /// Static assets by file name.
-    assets: HashMap<&'static str, Page>,
+    /// Pages, files and assets by request path.
+    routes: HashMap<Box<str>, Page>,
     /// The page shown for a path with nothing behind it.
     not_found: Page,
+    /// How long loading and rendering took.
+    pub took: Duration,
 }
 
-const ASSETS: &[(&str, &str, &str)] = &[(
-    "site.css",
-    include_str!("assets/site.css"),
-    "text/css; charset=utf-8",
-)];
-
 impl Site {
-    /// Loads and renders the site.
-    pub fn build(source: Source) -> Result<Site, SiteError> {
+    /// Loads and renders the site, reporting every problem in the content.
+    pub fn build(source: Source) -> Result<Site, Problems> {
+        let started = Instant::now();
         let content = Content::load(source)?;
-        let env = templates()?;
-        let ctx = context! {
-            site => &content.site,
-            resume => &content.resume,
-            version => crate::telemetry::VERSION,
-        };
-        let render = |name: &str| -> Result<Page, SiteError> {
-            let html = env.get_template(name)?.render(&ctx)?;
-            Ok(Page::new(html, "text/html; charset=utf-8"))
-        };
-        let pages = HashMap::from([("/", render("resume.html")?)]);
-        let not_found = render("not_found.html")?;
-        let assets = ASSETS
-            .iter()
-            .map(|(name, body, kind)| (*name, Page::new(*body, kind)))
-            .collect();
+        let rendered = render::render(&content)?;
         Ok(Site {
             source: content.source,
             revision: content.revision,
-            pages,
-            assets,
-            not_found,
+            routes: rendered.routes,
+            not_found: rendered.not_found,
+            took: started.elapsed(),
         })
     }
 
-    /// The page at `path`, if there is one.
+    /// The response at `path`, if there is one.
     pub fn page(&self, path: &str) -> Option<&Page> {
-        self.pages.get(path)
+        self.routes.get(path)
     }
 
     /// The 404 page.
     pub fn not_found(&self) -> &Page {
         &self.not_found
     }
+
+    /// How many responses the site holds, and their total size uncompressed.
+    pub fn size(&self) -> (usize, usize) {
+        let bytes = self.routes.values().map(|p| p.body().len()).sum();
+        (self.routes.len(), bytes)
+    }
 }
 
-/// Why the site could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum SiteError {
-    /// A content file is missing or malformed.
-    #[error(transparent)]
-    Content(#[from] ContentError),
-    /// A template failed to load or render.
-    #[error("template {}: {}", .0.name().unwrap_or("?"), .0)]
-    Template(#[from] minijinja::Error),
-}
-
-fn templates() -> Result<Environment<'static>, minijinja::Error> {
-    let mut env = Environment::new();
-    env.add_template("base.html", include_str!("templates/base.html"))?;
-    env.add_template("resume.html", include_str!("templates/resume.html"))?;
-    env.add_template("not_found.html", include_str!("templates/not_found.html"))?;
-    Ok(env)
-}
-
-/// `/` and `/assets/{file}`.
+/// The site's routes. hearth's own pages each have a route, so metrics tell them apart;
+/// Markdown pages and `static/` files share the last one. All are answered from the
+/// rendered site by path.
 pub fn router() -> Router<App> {
     Router::new()
-        .route("/", get(home))
-        .route("/assets/{file}", get(asset))
+        .route("/", get(page))
+        .route("/about", get(page))
+        .route("/pdf", get(page))
+        .route("/robots.txt", get(page))
+        .route("/favicon.ico", get(page))
+        .route("/assets/{*file}", get(page))
+        .route("/{*path}", get(page))
 }
 
-async fn home(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn page(State(app): State<App>, request: Request) -> Response {
     let site = app.site();
-    match site.page("/") {
-        Some(page) => page.respond(&headers),
-        None => site
-            .not_found()
-            .respond_with(StatusCode::NOT_FOUND, &headers),
+    let path = request.uri().path();
+    if let Some(page) = site.page(path) {
+        return page.respond(request.headers());
     }
-}
-
-async fn asset(State(app): State<App>, Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let site = app.site();
-    match site.assets.get(file.as_str()) {
-        Some(page) => page.respond(&headers),
-        None => site
-            .not_found()
-            .respond_with(StatusCode::NOT_FOUND, &headers),
+    if path == "/api" || path.starts_with("/api/") {
+        return crate::web::error::api_not_found(path);
     }
+    // `/about/` means `/about`: send the visitor to the one address the page has.
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() < path.len()
+        && site.page(trimmed).is_some()
+        && let Ok(location) = HeaderValue::try_from(trimmed)
+    {
+        return (
+            StatusCode::PERMANENT_REDIRECT,
+            [(header::LOCATION, location)],
+        )
+            .into_response();
+    }
+    site.not_found()
+        .respond_with(StatusCode::NOT_FOUND, request.headers())
 }
 
 /// The HTML 404 page of the current site.
-pub fn not_found(app: &App, headers: &HeaderMap) -> Response {
+pub fn not_found(app: &App, headers: &axum::http::HeaderMap) -> Response {
     app.site()
         .not_found()
         .respond_with(StatusCode::NOT_FOUND, headers)
-        .into_response()
 }

@@ -73,8 +73,13 @@ impl IntoResponse for ApiError {
 pub async fn fallback(State(app): State<App>, request: Request) -> Response {
     let path = request.uri().path();
     if path == "/api" || path.starts_with("/api/") {
-        ApiError::not_found(format!("no API endpoint at {path}")).into_response()
+        api_not_found(path)
     } else {
         crate::site::not_found(&app, request.headers())
     }
+}
+
+/// The problem+json 404 for a path under `/api` that nothing answers.
+pub fn api_not_found(path: &str) -> Response {
+    ApiError::not_found(format!("no API endpoint at {path}")).into_response()
 }

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -16,13 +16,18 @@ pub struct Page {
     body: Bytes,
     gzip: Option<Bytes>,
     br: Option<Bytes>,
-    etag: HeaderValue,
+    /// Strong validators, one per representation: `"<hash>"`, `"<hash>-gz"`, `"<hash>-br"`.
+    etags: [HeaderValue; 3],
     content_type: HeaderValue,
+    cache_control: HeaderValue,
+    /// Headers of this page alone (`Content-Disposition`, say).
+    extra: Option<Box<(HeaderName, HeaderValue)>>,
 }
 
 const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 const BR: HeaderValue = HeaderValue::from_static("br");
-const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+const REVALIDATE: HeaderValue = HeaderValue::from_static("public, no-cache");
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
 impl Page {
@@ -31,9 +36,11 @@ impl Page {
         let body = body.into();
         let digest = Sha256::digest(&body);
         let hex = hex(&digest[..10]);
-        // Weak: the gzip and brotli forms share it, being the same content.
-        let etag = HeaderValue::try_from(format!("W/\"{hex}\""))
-            .unwrap_or(HeaderValue::from_static("W/\"0\""));
+        // Strong, so each encoding has its own: they are different bytes.
+        let etags = ["", "-gz", "-br"].map(|suffix| {
+            HeaderValue::try_from(format!("\"{hex}{suffix}\""))
+                .unwrap_or(HeaderValue::from_static("\"0\""))
+        });
         let compressible = is_compressible(content_type) && body.len() > 256;
         let worth = |c: Vec<u8>| (c.len() * 10 < body.len() * 9).then(|| Bytes::from(c));
         Self {
@@ -43,9 +50,23 @@ impl Page {
                 .flatten()
                 .and_then(worth),
             body,
-            etag,
+            etags,
             content_type: HeaderValue::from_static(content_type),
+            cache_control: REVALIDATE,
+            extra: None,
         }
+    }
+
+    /// Marks the page as never changing at its address (the address carries its hash).
+    pub fn immutable(mut self) -> Self {
+        self.cache_control = IMMUTABLE;
+        self
+    }
+
+    /// Adds a header every response of this page carries.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.extra = Some(Box::new((name, value)));
+        self
     }
 
     /// The uncompressed bytes.
@@ -60,37 +81,40 @@ impl Page {
 
     /// The page with another status (a 404 page, say).
     pub fn respond_with(&self, status: StatusCode, request: &HeaderMap) -> Response {
+        let accepted = request
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map_or(Accepted::default(), Accepted::parse);
+        let (body, encoding, etag) = match (&self.br, &self.gzip) {
+            (Some(br), _) if accepted.br => (br, Some(BR), &self.etags[2]),
+            (_, Some(gzip)) if accepted.gzip => (gzip, Some(GZIP), &self.etags[1]),
+            _ => (&self.body, None, &self.etags[0]),
+        };
         let fresh = status == StatusCode::OK
             && request
                 .get(header::IF_NONE_MATCH)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| etag_matches(v, &self.etag));
+                .is_some_and(|v| etag_matches(v, &self.etags[0]));
         let mut response = if fresh {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             r
         } else {
-            let accepted = request
-                .get(header::ACCEPT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-                .map_or(Accepted::default(), Accepted::parse);
-            let (body, encoding) = match (&self.br, &self.gzip) {
-                (Some(br), _) if accepted.br => (br.clone(), Some(BR)),
-                (_, Some(gzip)) if accepted.gzip => (gzip.clone(), Some(GZIP)),
-                _ => (self.body.clone(), None),
-            };
-            let mut r = Response::new(Body::from(body));
+            let mut r = Response::new(Body::from(body.clone()));
             *r.status_mut() = status;
             let headers = r.headers_mut();
             headers.insert(header::CONTENT_TYPE, self.content_type.clone());
             if let Some(encoding) = encoding {
                 headers.insert(header::CONTENT_ENCODING, encoding);
             }
+            if let Some(extra) = &self.extra {
+                headers.insert(extra.0.clone(), extra.1.clone());
+            }
             r
         };
         let headers = response.headers_mut();
-        headers.insert(header::ETAG, self.etag.clone());
-        headers.insert(header::CACHE_CONTROL, NO_CACHE);
+        headers.insert(header::ETAG, etag.clone());
+        headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
         if self.gzip.is_some() || self.br.is_some() {
             headers.insert(header::VARY, ACCEPT_ENCODING);
         }
@@ -158,13 +182,19 @@ impl Accepted {
     }
 }
 
-/// `If-None-Match` uses the weak comparison: `W/"x"` and `"x"` match each other.
+/// `If-None-Match` uses the weak comparison (`W/"x"` and `"x"` match), and any encoding's
+/// tag of the same content matches: a client that got the brotli form may revalidate it.
 fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
-    let ours = etag.to_str().unwrap_or_default().trim_start_matches("W/");
+    let ours = etag.to_str().unwrap_or_default().trim_matches('"');
     if_none_match.trim() == "*"
-        || if_none_match
-            .split(',')
-            .any(|tag| tag.trim().trim_start_matches("W/") == ours)
+        || if_none_match.split(',').any(|tag| {
+            let tag = tag.trim().trim_start_matches("W/").trim_matches('"');
+            let tag = tag
+                .strip_suffix("-gz")
+                .or_else(|| tag.strip_suffix("-br"))
+                .unwrap_or(tag);
+            tag == ours
+        })
 }
 
 #[cfg(test)]
@@ -180,22 +210,19 @@ mod tests {
     #[test]
     fn answers_304_only_for_a_matching_tag() {
         let page = Page::new("hello", "text/plain");
-        let tag = page.etag.to_str().unwrap().to_owned();
+        let tag = page.etags[0].to_str().unwrap().to_owned();
         let inm = |v: &str| with(header::IF_NONE_MATCH, v);
         assert_eq!(page.respond(&HeaderMap::new()).status(), StatusCode::OK);
         assert_eq!(page.respond(&inm(&tag)).status(), StatusCode::NOT_MODIFIED);
-        let strong = tag.trim_start_matches("W/").to_owned();
-        assert_eq!(
-            page.respond(&inm(&strong)).status(),
-            StatusCode::NOT_MODIFIED
-        );
+        let weak = format!("W/{tag}");
+        assert_eq!(page.respond(&inm(&weak)).status(), StatusCode::NOT_MODIFIED);
         assert_eq!(
             page.respond(&inm(&format!("\"other\", {tag}"))).status(),
             StatusCode::NOT_MODIFIED
         );
         assert_eq!(page.respond(&inm("*")).status(), StatusCode::NOT_MODIFIED);
         assert_eq!(page.respond(&inm("\"other\"")).status(), StatusCode::OK);
-        assert_ne!(Page::new("hello!", "text/plain").etag, page.etag);
+        assert_ne!(Page::new("hello!", "text/plain").etags, page.etags);
     }
 
     #[test]

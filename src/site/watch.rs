@@ -1,0 +1,124 @@
+//! Re-rendering while serving: on a change in the content folder (`serve --watch`) and on
+//! SIGHUP. A change that does not build leaves the last good site online; the problems
+//! are logged with file and line and shown by the `content` health check until fixed.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use notify::Watcher as _;
+use tokio::sync::mpsc;
+
+use super::{Site, Source};
+use crate::App;
+
+/// How long the folder must be quiet before rendering: an editor's save, a `git pull`
+/// or a `cp -r` is many events, and one render should follow them.
+const QUIET: Duration = Duration::from_millis(150);
+
+/// Renders the site from `source` again and swaps it in, or records why it could not.
+pub async fn reload(app: &App, source: Source) {
+    let built = tokio::task::spawn_blocking(move || Site::build(source)).await;
+    match built {
+        Ok(Ok(site)) => {
+            let (pages, bytes) = site.size();
+            tracing::info!(
+                content.revision = %site.revision,
+                duration_ms = site.took.as_millis() as u64,
+                pages,
+                size_bytes = bytes,
+                "content rendered"
+            );
+            app.replace_site(site);
+        }
+        Ok(Err(problems)) => {
+            for problem in &problems.0 {
+                tracing::error!(
+                    file = %problem.file,
+                    line = problem.location.map(|l| l.0),
+                    column = problem.location.map(|l| l.1),
+                    "content not rendered, still serving the last good version: {problem}"
+                );
+            }
+            app.site_failed(problems);
+        }
+        Err(e) => tracing::error!(error = %e, "content rendering panicked"),
+    }
+}
+
+/// Watches `dir` and re-renders on every change, until the process ends. The watcher
+/// lives as long as the returned guard.
+pub fn watch(app: App, dir: PathBuf) -> notify::Result<notify::RecommendedWatcher> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) if event.paths.iter().any(|p| matters(p)) => {
+                let _ = tx.send(());
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "watching the content folder"),
+        })?;
+    watcher.watch(&dir, notify::RecursiveMode::Recursive)?;
+    tracing::info!(content.dir = %dir.display(), "watching the content folder for changes");
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            // Wait for a quiet moment, taking every event that arrives meanwhile.
+            while let Ok(Some(())) = tokio::time::timeout(QUIET, rx.recv()).await {}
+            reload(&app, Source::Dir(dir.clone())).await;
+        }
+    });
+    Ok(watcher)
+}
+
+/// Re-renders on SIGHUP, the conventional "reload your files" signal.
+pub fn on_hangup(app: App, source: Source) {
+    tokio::spawn(async move {
+        let mut hangups =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGHUP");
+                    return;
+                }
+            };
+        while hangups.recv().await.is_some() {
+            tracing::info!(signal = "SIGHUP", "re-rendering the content");
+            reload(&app, source.clone()).await;
+        }
+    });
+}
+
+/// Whether a change at `path` can change the site: not git's own files (but its HEAD and
+/// refs, which move the revision), nor editors' swap and backup files.
+fn matters(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if name.ends_with(".swp") || name.ends_with(".swx") || name.ends_with('~') || name == "4913" {
+        return false;
+    }
+    let mut components = path.components();
+    while let Some(c) = components.next() {
+        if c == Component::Normal(".git".as_ref()) {
+            let rest = components.as_path();
+            return rest == Path::new("HEAD") || rest.starts_with("refs");
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changes_that_can_change_the_site_count() {
+        assert!(matters(Path::new("/c/resume.json")));
+        assert!(matters(Path::new("/c/..data/site.toml")));
+        assert!(matters(Path::new("/c/.git/HEAD")));
+        assert!(matters(Path::new("/c/.git/refs/heads/main")));
+        assert!(!matters(Path::new("/c/.git/objects/ab/cdef")));
+        assert!(!matters(Path::new("/c/.resume.json.swp")));
+        assert!(!matters(Path::new("/c/resume.json~")));
+    }
+}
