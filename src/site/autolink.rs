@@ -131,8 +131,10 @@ impl Autolinker {
             });
             patterns.push(folded);
         }
+        // Patterns are lower-case; ASCII case-insensitivity lets unfolded plain text be searched.
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(true)
             .build(&patterns)?;
         Ok(Autolinker {
             keywords,
@@ -295,23 +297,37 @@ impl<'a> Pass<'a> {
             claimed,
             out,
         } = &mut self.scratch;
-        fold_html_text(raw, folded, origin);
+        // Most text needs no folding beyond ASCII case, which the automaton ignores anyway;
+        // then folded and raw offsets are the same.
+        let plain = is_plain(raw);
+        let text = if plain {
+            raw
+        } else {
+            fold_html_text(raw, folded, origin);
+            folded.as_str()
+        };
+        let matcher = &self.linker.matcher;
+        if !matcher.is_match(text) {
+            return false;
+        }
         let keywords = &self.linker.keywords;
+        let unit_edge = |at: usize| {
+            plain || at == 0 || at == text.len() || origin.get(at - 1) != origin.get(at)
+        };
 
         candidates.clear();
-        for m in self.linker.matcher.find_overlapping_iter(folded.as_str()) {
+        for m in matcher.find_overlapping_iter(text) {
             let (start, end, keyword) = (m.start(), m.end(), m.pattern().as_usize());
             let Some(kw) = keywords.get(keyword) else {
                 continue;
             };
-            // Unit edges: a match must not begin or end inside what one character reference
-            // (or a multi-character lower-case mapping) produced.
-            let unit_start = start == 0 || origin.get(start - 1) != origin.get(start);
-            let unit_end = end == folded.len() || origin.get(end - 1) != origin.get(end);
+            // A match must not begin or end inside what one character reference (or a
+            // multi-character lower-case mapping) produced.
+            let whole_units = unit_edge(start) && unit_edge(end);
             let free_start =
-                !kw.bounded_start || !folded[..start].chars().next_back().is_some_and(is_word);
-            let free_end = !kw.bounded_end || !folded[end..].chars().next().is_some_and(is_word);
-            if unit_start && unit_end && free_start && free_end {
+                !kw.bounded_start || !text[..start].chars().next_back().is_some_and(is_word);
+            let free_end = !kw.bounded_end || !text[end..].chars().next().is_some_and(is_word);
+            if whole_units && free_start && free_end {
                 candidates.push(Occurrence {
                     start,
                     end,
@@ -350,8 +366,11 @@ impl<'a> Pass<'a> {
             if *linked {
                 continue;
             }
-            let raw_start = origin.get(occurrence.start).copied().unwrap_or(raw.len());
-            let raw_end = origin.get(occurrence.end).copied().unwrap_or(raw.len());
+            let raw_offset = |at: usize| match plain {
+                true => at,
+                false => origin.get(at).copied().unwrap_or(raw.len()),
+            };
+            let (raw_start, raw_end) = (raw_offset(occurrence.start), raw_offset(occurrence.end));
             *linked = true;
             self.unlinked -= 1;
             out.push_str(&raw[copied..raw_start]);
@@ -366,6 +385,21 @@ impl<'a> Pass<'a> {
         out.push_str(&raw[copied..]);
         true
     }
+}
+
+/// Whether folding `raw` would at most lower-case ASCII letters: no references, no non-ASCII,
+/// no whitespace but single spaces.
+fn is_plain(raw: &str) -> bool {
+    let mut after_space = false;
+    raw.bytes().all(|b| {
+        let plain = match b {
+            b' ' => !after_space,
+            b'&' => false,
+            _ => b.is_ascii() && !char::from(b).is_whitespace(),
+        };
+        after_space = b == b' ';
+        plain
+    })
 }
 
 /// Folds raw HTML text (entities encoded) for matching: see the module documentation.
@@ -807,6 +841,9 @@ mod tests {
             apply("<p>VMware&nbsp;Orchestrator</p>"),
             format!("<p>{}</p>", link(ORCHESTRATOR, "VMware&nbsp;Orchestrator"))
         );
+        for spaced in ["VMware  Orchestrator", "VMware\nOrchestrator", "VMware\tOrchestrator"] {
+            assert_eq!(apply(spaced), link(ORCHESTRATOR, spaced));
+        }
         assert_eq!(
             apply("<p>the VMware\n   Orchestrator  </p>"),
             format!(

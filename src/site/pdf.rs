@@ -251,3 +251,448 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
         serde_json::Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const FULL: &str = include_str!("../../tests/fixtures/resume-full.json");
+    const MINIMAL: &str = include_str!("../../tests/fixtures/resume-minimal.json");
+    const DEMO: &str = include_str!("../../examples/site/resume.json");
+    const WEB_URL: &str = "https://zoe.example.org/resume/";
+
+    const SECTION_HEADINGS: [&str; 11] = [
+        "Experience",
+        "Projects",
+        "Volunteering",
+        "Education",
+        "Skills",
+        "Languages",
+        "Certificates",
+        "Awards",
+        "Publications",
+        "Interests",
+        "References",
+    ];
+
+    fn parse(json: &str) -> Value {
+        serde_json::from_str(json).expect("fixture is valid JSON")
+    }
+
+    fn options(paper: Paper) -> PdfOptions<'static> {
+        PdfOptions {
+            paper,
+            web_url: Some(WEB_URL),
+            title: "Zoë's <site> & \"co\"",
+            author: None,
+        }
+    }
+
+    fn builtin(json: &str, paper: Paper) -> Vec<u8> {
+        render(BUILTIN_TEMPLATE, &parse(json), &options(paper))
+            .unwrap_or_else(|err| panic!("built-in template failed: {err}"))
+    }
+
+    /// A PDF written to a unique temporary file, removed on drop.
+    struct PdfFile(PathBuf);
+
+    impl PdfFile {
+        fn new(bytes: &[u8]) -> Self {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "hearth-pdf-test-{}-{}.pdf",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::write(&path, bytes).expect("write the PDF to a temporary file");
+            Self(path)
+        }
+    }
+
+    impl Drop for PdfFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// Runs a poppler tool as `program [args] file.pdf [trailing]`; fails
+    /// the test, rather than skipping it, when the tool is missing.
+    fn poppler(program: &str, args: &[&str], pdf: &[u8], trailing: &[&str]) -> String {
+        let file = PdfFile::new(pdf);
+        let output = Command::new(program)
+            .args(args)
+            .arg(&file.0)
+            .args(trailing)
+            .output()
+            .unwrap_or_else(|err| {
+                panic!("cannot run `{program}` (install poppler-utils to run this test): {err}")
+            });
+        assert!(
+            output.status.success(),
+            "`{program}` failed with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("poppler prints UTF-8")
+    }
+
+    /// The PDF's text in content order, one space between words. Typst may
+    /// break a line after a hyphen, which pdftotext leaves at the line's end.
+    fn text_of(pdf: &[u8]) -> String {
+        let raw = poppler("pdftotext", &["-raw", "-enc", "UTF-8"], pdf, &["-"]);
+        normalise(&raw.replace("-\n", "-"))
+    }
+
+    fn normalise(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    fn info(pdf: &[u8], key: &str) -> String {
+        let out = poppler("pdfinfo", &["-enc", "UTF-8"], pdf, &[]);
+        out.lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("pdfinfo shows no {key}:\n{out}"))
+            .trim()
+            .to_owned()
+    }
+
+    fn pages(pdf: &[u8]) -> usize {
+        info(pdf, "Pages").parse().expect("a page count")
+    }
+
+    /// The part of a fixture string this test can expect pdftotext to give
+    /// back verbatim: up to the first character of a script the vendored
+    /// fonts lack (CJK, Arabic, emoji) or that bidi reordering may move
+    /// (Hebrew).
+    fn latin_prefix(text: &str) -> String {
+        let prefix: String = text
+            .chars()
+            .take_while(|&c| c < '\u{0590}' || matches!(c, '–' | '—' | '→' | '·'))
+            .collect();
+        normalise(prefix.trim_end_matches([' ', '—']))
+    }
+
+    /// Every string of the fixture the template displays as is; links,
+    /// dates and ignored fields are checked separately.
+    fn displayed_strings(value: &Value, out: &mut Vec<String>) {
+        const NOT_VERBATIM: [&str; 9] = [
+            "$schema",
+            "meta",
+            "image",
+            "url",
+            "startDate",
+            "endDate",
+            "date",
+            "releaseDate",
+            "countryCode",
+        ];
+        match value {
+            Value::String(s) => out.push(latin_prefix(s)),
+            Value::Array(items) => items.iter().for_each(|v| displayed_strings(v, out)),
+            Value::Object(map) => {
+                for (key, v) in map {
+                    if !key.starts_with("x-") && !NOT_VERBATIM.contains(&key.as_str()) {
+                        displayed_strings(v, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn full_fixture_shows_every_field_literally() {
+        let text = text_of(&builtin(FULL, Paper::A4));
+        let mut expected = Vec::new();
+        displayed_strings(&parse(FULL), &mut expected);
+        assert!(expected.len() > 60, "the walk found too few strings");
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|s| s.chars().count() < 8 || !text.contains(s.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "missing from the PDF: {missing:#?}\n\nPDF text:\n{text}"
+        );
+
+        for needle in [
+            "Zoë Ŧest-Ōwner <&>",
+            "Zq-Chief Yak <Officer> & \"Shaver\" #1 $*_@\\[]`",
+            "Zq-Acme <Widgets> & \"Sons\" Ltd. #1 $*_@\\[]`",
+            "Zq-Systems <Engineer> & \"Wrangler\" #2 $*_@\\[]`",
+            "Zq-Contoso <Hosting> & \"Co\" #2 $*_@\\[]`",
+            "Zq-Junior <Intern> & \"Helper\" #3 $*_@\\[]`",
+            "Zq-Initech <TPS> & \"Reports\" #3 $*_@\\[]`",
+            "Mar 2021 – Present",
+            "Sep 2017 – Feb 2021",
+            "2015 – 2016",
+            "Jan 2019 – Jun 2020",
+            "Sep 2012 – Jul 2017",
+            "Jan 2022 – Dec 2023",
+            "Nov 2020",
+            "May 2022",
+            "2023",
+            "zoe.example.org/~zoë_$cv*?lang=pt&v='1'#top@",
+            ", PT",
+            "Online version: zoe.example.org/resume",
+        ]
+        .into_iter()
+        .chain(SECTION_HEADINGS)
+        {
+            assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+        for absent in ["Zq-UNKNOWN", "Zq-Version", "photo"] {
+            assert!(
+                !text.contains(absent),
+                "{absent:?} should not be shown:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn minimal_fixture_is_one_page_with_the_name_and_no_empty_sections() {
+        let pdf = builtin(MINIMAL, Paper::A4);
+        assert_eq!(pages(&pdf), 1);
+        let text = text_of(&pdf);
+        assert!(text.contains("Mina Minimal-Ñandú"), "{text}");
+        for heading in SECTION_HEADINGS {
+            assert!(
+                !text.contains(heading),
+                "empty section {heading:?} shown:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn absent_empty_and_mistyped_data_is_tolerated() {
+        let resume = json!({
+            "basics": {
+                "name": "Edge Case",
+                "label": 42,
+                "profiles": "not a list",
+                "location": ["not", "an", "object"],
+            },
+            "work": [],
+            "education": [{}],
+            "skills": {"name": "not a list"},
+            "volunteer": [{"organization": "", "highlights": ["", "  "]}],
+            "projects": [{"name": "Only A Name", "highlights": "not a list"}],
+            "languages": [null, 3, {"language": "Esperanto", "fluency": null}],
+        });
+        let pdf = render(BUILTIN_TEMPLATE, &resume, &options(Paper::A4))
+            .unwrap_or_else(|err| panic!("{err}"));
+        let text = text_of(&pdf);
+        for shown in [
+            "Edge Case",
+            "42",
+            "Projects",
+            "Only A Name",
+            "Languages",
+            "Esperanto",
+        ] {
+            assert!(text.contains(shown), "missing {shown:?} in:\n{text}");
+        }
+        for hidden in [
+            "Experience",
+            "Education",
+            "Skills",
+            "Volunteering",
+            "not a list",
+        ] {
+            assert!(
+                !text.contains(hidden),
+                "{hidden:?} should not be shown:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_font_is_embedded_as_a_subset() {
+        let out = poppler("pdffonts", &[], &builtin(FULL, Paper::A4), &[]);
+        let rows: Vec<_> = out
+            .lines()
+            .skip(2)
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert!(!rows.is_empty(), "no fonts listed:\n{out}");
+        for row in rows {
+            // Columns, from the right: emb sub uni object-number generation.
+            let cols: Vec<_> = row.split_whitespace().collect();
+            let [emb, sub, ..] = cols[cols.len() - 5..] else {
+                panic!("unexpected pdffonts row: {row}");
+            };
+            assert_eq!(
+                (emb, sub),
+                ("yes", "yes"),
+                "font not embedded as a subset: {row}"
+            );
+            assert!(row.contains("LibertinusSerif"), "unexpected font: {row}");
+        }
+    }
+
+    #[test]
+    fn page_size_follows_the_paper_option() {
+        for (paper, expected) in [(Paper::A4, (595, 842)), (Paper::Letter, (612, 792))] {
+            let size = info(&builtin(MINIMAL, paper), "Page size");
+            let numbers: Vec<f64> = size
+                .split_whitespace()
+                .filter_map(|word| word.parse().ok())
+                .collect();
+            let [width, height] = numbers[..] else {
+                panic!("unexpected page size: {size}");
+            };
+            assert_eq!(
+                (width.round() as i64, height.round() as i64),
+                expected,
+                "{paper:?}: {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn demo_resume_fits_in_two_pages() {
+        for paper in [Paper::A4, Paper::Letter] {
+            let count = pages(&builtin(DEMO, paper));
+            assert!((1..=2).contains(&count), "{paper:?}: {count} pages");
+        }
+    }
+
+    #[test]
+    fn web_version_contacts_and_profiles_are_links() {
+        let out = poppler("pdfinfo", &["-url"], &builtin(FULL, Paper::A4), &[]);
+        let urls: Vec<&str> = out
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().nth(2))
+            .collect();
+        for url in [
+            WEB_URL,
+            "mailto:zoe_o'test+cv#1$*&`@example.org",
+            "https://zoe.example.org/~zoë_$cv*?lang=pt&v='1'#top@",
+            "https://github.example.com/zq-user_zoe?tab=repos&x='1'*$#readme@",
+            "https://hachyderm.example/@zoe_test",
+            "https://acme.example.com/about_us?ref=cv&x='1'*$#team@",
+            "https://github.example.com/zq-user_zoe/pg-drill?x=1&y='2'*$#readme@",
+        ] {
+            assert!(urls.contains(&url), "no link to {url}:\n{out}");
+        }
+
+        let without = PdfOptions {
+            web_url: None,
+            ..options(Paper::A4)
+        };
+        let pdf = render(BUILTIN_TEMPLATE, &parse(MINIMAL), &without).expect("renders");
+        assert!(!text_of(&pdf).contains("Online version"));
+    }
+
+    #[test]
+    fn title_and_author_metadata_are_set() {
+        let pdf = builtin(FULL, Paper::A4);
+        assert_eq!(info(&pdf, "Title"), "Zoë's <site> & \"co\"");
+        assert_eq!(info(&pdf, "Author"), "Zoë Ŧest-Ōwner <&>");
+
+        // A template that sets no metadata still gets the options' values.
+        let bare = PdfOptions {
+            author: Some("Someone Else"),
+            ..options(Paper::A4)
+        };
+        let pdf = render("Plain text.", &parse(MINIMAL), &bare).expect("renders");
+        assert_eq!(info(&pdf, "Title"), "Zoë's <site> & \"co\"");
+        assert_eq!(info(&pdf, "Author"), "Someone Else");
+    }
+
+    #[test]
+    fn same_input_gives_the_same_bytes() {
+        let first = builtin(FULL, Paper::A4);
+        // Something else in between, so nothing can come from a cache.
+        let other = builtin(DEMO, Paper::Letter);
+        let second = builtin(FULL, Paper::A4);
+        assert!(first == second, "two renders of the same input differ");
+        assert!(first != other);
+        let raw = String::from_utf8_lossy(&first);
+        for key in ["/CreationDate", "/ModDate"] {
+            assert!(!raw.contains(key), "the PDF carries {key}");
+        }
+    }
+
+    #[test]
+    fn template_errors_have_line_and_column() {
+        let resume = parse(MINIMAL);
+        let cases = [
+            (
+                "= Title\n\nSome text #nope here\n",
+                3,
+                12,
+                "unknown variable: nope",
+            ),
+            (
+                "#let x = 1\n#let y = (1, 2\nText\n",
+                2,
+                10,
+                "unclosed delimiter",
+            ),
+            // Columns count characters, not bytes.
+            ("Zoë ŧ #nope\n", 1, 8, "unknown variable: nope"),
+            (
+                "#let f(x) = x.foo\n\n#f(1)\n",
+                1,
+                15,
+                "cannot access fields on type integer",
+            ),
+            // Only the résumé is readable.
+            ("A\n  #read(\"/etc/passwd\")\n", 2, 9, "file not found"),
+        ];
+        for (template, line, column, message) in cases {
+            match render(template, &resume, &options(Paper::A4)) {
+                Err(err @ PdfError::Template { .. }) => {
+                    let PdfError::Template {
+                        line: l,
+                        column: c,
+                        message: m,
+                    } = &err
+                    else {
+                        unreachable!()
+                    };
+                    assert_eq!((*l, *c), (line, column), "{template:?}: {err}");
+                    assert!(m.starts_with(message), "{template:?}: {err}");
+                    let shown = err.to_string();
+                    assert!(
+                        shown.starts_with(&format!("{line}:{column}: {message}")),
+                        "{shown}"
+                    );
+                    assert!(!shown.contains('\n'), "{shown:?}");
+                }
+                other => panic!("{template:?}: expected a template error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_resume_that_is_not_an_object_is_a_one_line_error() {
+        let err = render(BUILTIN_TEMPLATE, &json!(["a", "list"]), &options(Paper::A4))
+            .expect_err("a list is not a résumé");
+        assert!(matches!(err, PdfError::Resume(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "invalid résumé: the document must be a JSON object, not an array"
+        );
+    }
+
+    #[test]
+    fn paper_reads_from_site_toml_spelling() {
+        assert_eq!(
+            serde_json::from_str::<Paper>("\"a4\"").ok(),
+            Some(Paper::A4)
+        );
+        assert_eq!(
+            serde_json::from_str::<Paper>("\"letter\"").ok(),
+            Some(Paper::Letter)
+        );
+        assert!(serde_json::from_str::<Paper>("\"A5\"").is_err());
+        assert_eq!(Paper::default(), Paper::A4);
+    }
+}

@@ -73,22 +73,21 @@ pub fn render(content: &Content) -> Result<Rendered, Problems> {
         .iter()
         .map(|(name, bytes)| (*name, *bytes))
         .chain([("theme.css", theme_css.as_bytes())])
-        .filter(|(name, _)| !content.statics.iter().any(|(p, _)| p == name));
+        .filter(|(name, _)| !content.statics.iter().any(|(p, _)| p == name))
+        .map(|(name, bytes)| (name, bytes, true));
     let statics = content
         .statics
         .iter()
-        .map(|(p, b)| (p.as_str(), b.as_slice()));
-    for (name, bytes) in builtin.chain(statics) {
-        let kind = content_type(name);
+        .map(|(p, b)| (p.as_str(), b.as_slice(), false));
+    for (name, bytes, builtin) in builtin.chain(statics) {
+        let page = Page::new(bytes.to_vec(), content_type(name));
         let hashed = hashed_path(name, bytes);
-        routes.insert(
-            hashed.clone().into(),
-            Page::new(bytes.to_vec(), kind).immutable(),
-        );
-        routes.insert(
-            format!("/{}", encode_path(name)).into(),
-            Page::new(bytes.to_vec(), kind),
-        );
+        routes.insert(hashed.clone().into(), page.clone().immutable());
+        // The user's files keep their own address too; the theme's only have the hashed
+        // one, but for the icon browsers ask for by name.
+        if !builtin || name == "favicon.ico" {
+            routes.insert(format!("/{}", encode_path(name)).into(), page);
+        }
         asset_urls.insert(name.to_owned(), hashed);
     }
     routes

@@ -21,17 +21,21 @@ pub async fn reload(app: &App, source: Source) {
     match built {
         Ok(Ok(site)) => {
             let (pages, bytes) = site.size();
+            let (revision, took) = (site.revision.clone(), site.took);
+            // Swapped in before it is logged, so whoever reads the log sees the new site.
+            app.replace_site(site);
             tracing::info!(
-                content.revision = %site.revision,
-                duration_ms = site.took.as_millis() as u64,
+                content.revision = %revision,
+                duration_ms = took.as_millis() as u64,
                 pages,
                 size_bytes = bytes,
                 "content rendered"
             );
-            app.replace_site(site);
         }
         Ok(Err(problems)) => {
-            for problem in &problems.0 {
+            let logged = problems.clone();
+            app.site_failed(problems);
+            for problem in &logged.0 {
                 tracing::error!(
                     file = %problem.file,
                     line = problem.location.map(|l| l.0),
@@ -39,7 +43,6 @@ pub async fn reload(app: &App, source: Source) {
                     "content not rendered, still serving the last good version: {problem}"
                 );
             }
-            app.site_failed(problems);
         }
         Err(e) => tracing::error!(error = %e, "content rendering panicked"),
     }

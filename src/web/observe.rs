@@ -128,7 +128,7 @@ static PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-pol
 /// Computed at compile time: building a `HeaderValue` at run time checks every byte.
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const CSP: HeaderValue = HeaderValue::from_static(
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; \
      object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 );
 const REFERRER: HeaderValue = HeaderValue::from_static("strict-origin-when-cross-origin");

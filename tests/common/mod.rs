@@ -58,9 +58,17 @@ pub fn text(output: &Output) -> (String, String) {
 
 /// A content folder holding `site.toml` and `resume.json`.
 pub fn content_dir(site_toml: &str, resume_json: &str) -> tempfile::TempDir {
+    content_files(&[("site.toml", site_toml), ("resume.json", resume_json)])
+}
+
+/// A content folder holding these files: (path inside it, text).
+pub fn content_files(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("site.toml"), site_toml).unwrap();
-    std::fs::write(dir.path().join("resume.json"), resume_json).unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
     dir
 }
 
@@ -296,16 +304,40 @@ impl Server {
     /// Waits for a log line that satisfies `pred`, failing the test (with the log) if the
     /// process exits or the deadline passes first.
     pub async fn wait_for_log(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_for_log_since(0, pred).await
+    }
+
+    /// How many lines have been logged so far: a mark for [`Server::wait_for_log_since`].
+    pub fn mark(&self) -> usize {
+        self.logs.lock().unwrap().len()
+    }
+
+    /// Like [`Server::wait_for_log`], for lines logged after `mark`.
+    pub async fn wait_for_log_since(&mut self, mark: usize, pred: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let notified = self.log_added.notified();
-            if let Some(line) = self.logs.lock().unwrap().iter().find(|l| pred(l)) {
+            if let Some(line) = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(mark)
+                .find(|l| pred(l))
+            {
                 return line.clone();
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 // Give the readers a moment's worth of condition: the pipes close after exit.
                 let _ = tokio::time::timeout(Duration::from_secs(2), notified).await;
-                if let Some(line) = self.logs.lock().unwrap().iter().find(|l| pred(l)) {
+                if let Some(line) = self
+                    .logs
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .skip(mark)
+                    .find(|l| pred(l))
+                {
                     return line.clone();
                 }
                 panic!(
