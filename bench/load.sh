@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark: hearth against nginx serving the same bytes on loopback.
 #
-# Prints requests/s, p50 and p99 latency for GET /ping and GET / on both servers,
+# Prints requests/s, p50 and p99 latency for GET /ping, GET / and GET /pdf on both servers,
 # with 64 connections and with one, plus hearth's peak RSS. It reports figures only:
 # it never fails on a timing. See bench/README.md.
 #
@@ -144,6 +144,7 @@ rss_start_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$hearth_pid/status")
 mkdir -p "$tmp/html" "$tmp/nginx"
 curl -sf --max-time 5 -o "$tmp/html/index.html" "$hearth_url/" || die "GET / on hearth failed"
 curl -sf --max-time 5 -o "$tmp/html/ping" "$hearth_url/ping" || die "GET /ping on hearth failed"
+curl -sf --max-time 5 -o "$tmp/html/pdf" "$hearth_url/pdf" || die "GET /pdf on hearth failed"
 
 user_line=
 if ((EUID == 0)); then
@@ -185,6 +186,11 @@ http {
         location = /ping {
             root $tmp/html;
             default_type text/plain;
+        }
+
+        location = /pdf {
+            root $tmp/html;
+            default_type application/pdf;
         }
 
         location / {
@@ -250,7 +256,7 @@ run() { # server url path conns threads duration
 
 for conns in 64 1; do
     if ((conns == 1)); then threads=1 dur=$DURATION1; else threads=2 dur=$DURATION; fi
-    for path in /ping /; do
+    for path in /ping / /pdf; do
         run hearth "$hearth_url" "$path" "$conns" "$threads" "$dur"
         run nginx "$nginx_url" "$path" "$conns" "$threads" "$dur"
     done
@@ -269,11 +275,12 @@ mem_gib=$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
 printf 'hearth bench — %s, %s cores, %s GiB, hearth %s\n' "$(date -u)" "$(nproc)" "$mem_gib" "$version"
 printf '%-6s %-6s %-7s %-9s %-7s %s\n' path conns server req/s "p50 ms" "p99 ms"
 printf '%s\n' "${rows[@]}"
-printf 'ratio hearth/nginx req/s: /ping c64 %s, / c64 %s, /ping c1 %s, / c1 %s\n' \
-    "$(ratio /ping 64)" "$(ratio / 64)" "$(ratio /ping 1)" "$(ratio / 1)"
+printf 'ratio hearth/nginx req/s: /ping c64 %s, / c64 %s, /pdf c64 %s, /ping c1 %s, / c1 %s, /pdf c1 %s\n' \
+    "$(ratio /ping 64)" "$(ratio / 64)" "$(ratio /pdf 64)" "$(ratio /ping 1)" "$(ratio / 1)" "$(ratio /pdf 1)"
 awk -v k="$hwm_kb" -v s="$rss_start_kb" \
     'BEGIN { printf "hearth peak RSS: %.1f MB (RSS after start: %.1f MB)\n", k / 1024, s / 1024 }'
-printf 'durations: c64 %s, c1 %s; / is %s bytes\n' "$DURATION" "$DURATION1" "$(wc -c <"$tmp/html/index.html")"
+printf 'durations: c64 %s, c1 %s; / is %s bytes, /pdf %s bytes\n' "$DURATION" "$DURATION1" \
+    "$(wc -c <"$tmp/html/index.html")" "$(wc -c <"$tmp/html/pdf")"
 if ((${#warnings[@]})); then
     printf 'warning: %s\n' "${warnings[@]}"
 fi

@@ -35,9 +35,12 @@ pub fn run(_args: Args, config: Config) -> anyhow::Result<ExitCode> {
         Ok(site) => {
             let (pages, bytes) = site.size();
             println!(
-                "ok: {source} renders: {pages} files, {} KiB, in {} ms (revision {})",
+                "ok: {source} renders: {pages} files, {} KiB, in {:.1} ms \
+                 (pages {:.1} ms, PDF {:.1} ms beside them; revision {})",
                 bytes.div_ceil(1024),
-                site.took.as_millis(),
+                site.took.as_secs_f64() * 1000.0,
+                site.timings.pages.as_secs_f64() * 1000.0,
+                site.timings.pdf.as_secs_f64() * 1000.0,
                 site.revision
             );
             Ok(ExitCode::SUCCESS)

@@ -5,7 +5,7 @@ pub mod autolink;
 pub mod content;
 pub mod markdown;
 pub mod pdf;
-mod render;
+pub mod render;
 pub mod resume;
 pub mod site_toml;
 mod theme;
@@ -35,8 +35,10 @@ pub struct Site {
     routes: HashMap<Box<str>, Page>,
     /// The page shown for a path with nothing behind it.
     not_found: Page,
-    /// How long loading and rendering took.
+    /// How long loading and rendering took, in all.
     pub took: Duration,
+    /// How long rendering the pages and the PDF took.
+    pub timings: render::Timings,
 }
 
 impl Site {
@@ -44,13 +46,14 @@ impl Site {
     pub fn build(source: Source) -> Result<Site, Problems> {
         let started = Instant::now();
         let content = Content::load(source)?;
-        let rendered = render::render(&content)?;
+        let (rendered, timings) = render::render(&content)?;
         Ok(Site {
             source: content.source,
             revision: content.revision,
             routes: rendered.routes,
             not_found: rendered.not_found,
             took: started.elapsed(),
+            timings,
         })
     }
 

@@ -3,6 +3,7 @@
 //! and assets under content-hashed names.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, header};
 use minijinja::{Environment, ErrorKind, Value, context};
@@ -54,8 +55,53 @@ struct PageInfo<'a> {
     kind: &'a str,
 }
 
-/// Renders `content`; every problem found is reported.
-pub fn render(content: &Content) -> Result<Rendered, Problems> {
+/// How long each part of rendering took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Pages, assets and files.
+    pub pages: Duration,
+    /// The PDF, rendered at the same time on another thread.
+    pub pdf: Duration,
+}
+
+/// Renders `content`, the PDF beside the pages on another thread; every problem found is
+/// reported.
+pub fn render(content: &Content) -> Result<(Rendered, Timings), Problems> {
+    let timed = |f: &dyn Fn() -> Result<Page, ContentError>| {
+        let started = Instant::now();
+        (f(), started.elapsed())
+    };
+    let ((pdf, pdf_took), (pages, pages_took)) = std::thread::scope(|scope| {
+        let pdf = scope.spawn(|| timed(&|| pdf_page(content)));
+        let started = Instant::now();
+        let pages = pages(content);
+        let pages_took = started.elapsed();
+        let pdf = pdf.join().unwrap_or_else(|_| {
+            let why = ContentError::at("resume.typ", None, "the PDF renderer panicked");
+            (Err(why), Duration::ZERO)
+        });
+        (pdf, (pages, pages_took))
+    });
+    let timings = Timings {
+        pages: pages_took,
+        pdf: pdf_took,
+    };
+    match (pages, pdf) {
+        (Ok(mut rendered), Ok(pdf)) => {
+            rendered.routes.insert("/pdf".into(), pdf);
+            Ok((rendered, timings))
+        }
+        (Ok(_), Err(problem)) => Err(Problems(vec![problem])),
+        (Err(problems), Ok(_)) => Err(problems),
+        (Err(mut problems), Err(problem)) => {
+            problems.0.push(problem);
+            Err(problems)
+        }
+    }
+}
+
+/// Renders everything but the PDF.
+fn pages(content: &Content) -> Result<Rendered, Problems> {
     let site_file = content.file_name("site.toml");
     let linker = Autolinker::new(
         content
@@ -167,13 +213,6 @@ pub fn render(content: &Content) -> Result<Rendered, Problems> {
         kind: "not_found",
     };
     let not_found = html("not_found.html", missing, context! {}, false);
-
-    match pdf_page(content) {
-        Ok(page) => {
-            routes.insert("/pdf".into(), page);
-        }
-        Err(p) => problems.push(p),
-    }
     match not_found {
         Some(not_found) if problems.is_empty() => Ok(Rendered { routes, not_found }),
         _ => Err(Problems(problems)),
