@@ -7,17 +7,29 @@ set -euo pipefail
 log() { printf '==> %s\n' "$*"; }
 
 apt_updated=""
+install_packages() { # install_packages PACKAGE...
+  if [ -z "$apt_updated" ]; then
+    log "apt-get update"
+    apt-get update -qq
+    apt_updated=1
+  fi
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 need_package() { # need_package COMMAND PACKAGE...
   local cmd=$1
   shift
   if ! command -v "$cmd" >/dev/null 2>&1; then
-    if [ -z "$apt_updated" ]; then
-      log "apt-get update"
-      apt-get update -qq
-      apt_updated=1
-    fi
-    log "installing $*"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    install_packages "$@"
+  fi
+}
+
+need_file() { # need_file PATH PACKAGE...: for packages that install no command
+  local file=$1
+  shift
+  if [ ! -e "$file" ]; then
+    install_packages "$@"
   fi
 }
 
@@ -55,7 +67,13 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 fi
 
-# Test tools: promtool validates the /metrics exposition.
+# Test tools: promtool validates the /metrics exposition; Debian's Chromium (driven by
+# playwright-core) opens the pages, with DejaVu for its text; the Nu HTML Checker runs
+# on Java; poppler's pdftotext, pdffonts and pdfinfo read the PDFs.
 need_package promtool prometheus
+need_package chromium chromium
+need_file /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
+need_package java default-jre-headless
+need_package pdftotext poppler-utils
 
 log "PostgreSQL, MariaDB and Redis answer on 127.0.0.1; test tools are installed"

@@ -11,23 +11,24 @@
 //! 2. *Buffering.* lol_html hands text over in arbitrary chunks; they are collected (and removed)
 //!    until the chunk marked `last_in_text_node`, which is replaced by the whole node.
 //! 3. *Folding.* The node's raw source (entities still encoded) is folded into a search text:
-//!    character references are decoded (`&amp;` → `&`, `&#75;` → `K`), every character is
-//!    lower-cased, and whitespace runs (including `&nbsp;`) become one space. `origin` remembers
+//!    character references are decoded (`&amp;` → `&`, `&#75;` → `K`), non-ASCII characters are
+//!    lower-cased and whitespace runs (including `&nbsp;`) become one space. `origin` remembers
 //!    for each folded byte where its source unit starts, so a match maps back to raw offsets that
-//!    never cut an entity in half.
-//! 4. *Matching.* One Aho-Corasick automaton over the folded keywords reports all (overlapping)
-//!    occurrences; those glued to a letter, digit or `_` where the keyword itself starts/ends with
-//!    one are dropped. Longer occurrences claim their text first, so "VMware" is never linked
-//!    inside "VMware Orchestrator", even if that one was linked earlier and stays plain text.
+//!    never cut an entity in half. Plain text (ASCII, no `&`, single spaces) is searched as is.
+//! 4. *Matching.* One Aho-Corasick automaton over the folded keywords, ignoring ASCII case,
+//!    reports all (overlapping) occurrences; those glued to a letter, digit or `_` where the
+//!    keyword itself starts/ends with one are dropped (so `C++` and `.NET` work, and "Java" is
+//!    not found in "JavaScript"). Longer occurrences claim their text first, so "VMware" is never
+//!    linked inside "VMware Orchestrator", even if that one was linked earlier and stays as is.
 //! 5. *Linking.* Claimed occurrences, in document order, are linked if their keyword has not
 //!    been linked yet; the link wraps the page's own text (casing and entities) verbatim.
 //!
-//! Limitations, all erring on the side of not linking: a keyword split by markup
-//! (`Kuber<b>netes</b>`, or a comment) is not found, and a node's edge counts as a word boundary
-//! (`Java<b>Script</b>` links "Java"). Only common named entities are decoded; any other
-//! (`&eacute;`) counts as a letter. Case-insensitivity is per-character Unicode lower-casing
-//! (`É` = `é`, but `ß` ≠ `SS`). With mis-nested formatting elements (`<p><code>x</p>y`) a browser
-//! re-opens `<code>` around `y` while lol_html's stack does not, so `y` may be linked.
+//! Limitations: a keyword split by markup (`Kuber<b>netes</b>`, or a comment) is not found, and
+//! the edge of a text node counts as a word boundary (`Java<b>Script</b>` links "Java"). Only
+//! common named entities are decoded; any other (`&eacute;`) counts as a letter. Case folding
+//! is per-character lower-casing (`É` = `é`, but `ß` ≠ `SS`). Skipping follows lol_html's stack,
+//! which matches a browser's tree for well-formed HTML; for mis-nested formatting elements
+//! (`<p><code>x</p>y`) a browser re-opens `<code>` around `y`, lol_html does not.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -92,12 +93,23 @@ pub enum AutolinkError {
     #[error("the built-in auto-link skip selector is invalid: {0}")]
     Selector(#[from] lol_html::errors::SelectorError),
     /// lol_html gave up on the page (e.g. markup whose parsing is ambiguous without a DOM).
-    #[error("cannot auto-link the page: {0}")]
+    #[error("cannot auto-link the page: {}", first_line(.0))]
     Rewrite(#[from] lol_html::errors::RewritingError),
+}
+
+/// Some lol_html messages go on with paragraphs of explanation.
+fn first_line(error: &impl fmt::Display) -> String {
+    error
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl Autolinker {
     /// `links` are (keyword, absolute URL) pairs, already validated as URLs by the caller.
+    /// A keyword is plain text, not HTML; whitespace in it matches any whitespace on the page.
     ///
     /// Errors: an empty/blank keyword, or the same keyword twice (case-insensitively).
     pub fn new<K: AsRef<str>, U: AsRef<str>>(
@@ -236,7 +248,7 @@ struct Scratch {
     out: String,
 }
 
-/// A keyword occurrence, as a byte range of the folded text.
+/// A keyword occurrence, as a byte range of the searched (folded) text.
 #[derive(Clone, Copy)]
 struct Occurrence {
     start: usize,
@@ -269,23 +281,23 @@ impl<'a> Pass<'a> {
             chunk.remove();
             return;
         }
-        let replaced = if self.pending.is_empty() {
-            self.link(chunk.as_str())
-        } else {
-            self.pending.push_str(chunk.as_str());
-            let raw = std::mem::take(&mut self.pending);
-            if !self.link(&raw) {
-                self.scratch.out.clear();
-                self.scratch.out.push_str(&raw);
+        if self.pending.is_empty() {
+            if self.link(chunk.as_str()) {
+                chunk.replace(&self.scratch.out, ContentType::Html);
             }
-            // Keep the allocation for the next node.
-            self.pending = raw;
-            self.pending.clear();
-            true
-        };
-        if replaced {
-            chunk.replace(&self.scratch.out, ContentType::Html);
+            return;
         }
+        self.pending.push_str(chunk.as_str());
+        let raw = std::mem::take(&mut self.pending);
+        let text = if self.link(&raw) {
+            &self.scratch.out
+        } else {
+            &raw
+        };
+        chunk.replace(text, ContentType::Html);
+        // Keep the allocation for the next node.
+        self.pending = raw;
+        self.pending.clear();
     }
 
     /// Writes `raw` with links added to `scratch.out`; false (and `out` undefined) if none.
@@ -354,6 +366,10 @@ impl<'a> Pass<'a> {
             }
         }
 
+        let raw_offset = |at: usize| match plain {
+            true => at,
+            false => origin.get(at).copied().unwrap_or(raw.len()),
+        };
         out.clear();
         let mut copied = 0;
         for occurrence in claimed.iter() {
@@ -366,10 +382,6 @@ impl<'a> Pass<'a> {
             if *linked {
                 continue;
             }
-            let raw_offset = |at: usize| match plain {
-                true => at,
-                false => origin.get(at).copied().unwrap_or(raw.len()),
-            };
             let (raw_start, raw_end) = (raw_offset(occurrence.start), raw_offset(occurrence.end));
             *linked = true;
             self.unlinked -= 1;
@@ -387,8 +399,7 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// Whether folding `raw` would at most lower-case ASCII letters: no references, no non-ASCII,
-/// no whitespace but single spaces.
+/// Whether `raw` folds to itself: no references, no non-ASCII, no whitespace but single spaces.
 fn is_plain(raw: &str) -> bool {
     let mut after_space = false;
     raw.bytes().all(|b| {
@@ -426,8 +437,9 @@ fn fold_html_text(raw: &str, folded: &mut String, origin: &mut Vec<usize>) {
             }
             in_space = true;
         } else if c.is_ascii() {
+            // ASCII case is left to the automaton.
             in_space = false;
-            folded.push(c.to_ascii_lowercase());
+            folded.push(c);
             origin.push(unit);
         } else {
             in_space = false;
@@ -639,7 +651,10 @@ mod tests {
 
     #[test]
     fn attributes_and_tags_are_never_touched() {
-        let html = r#"<img alt="Kubernetes" src="kubernetes.png"><p title='Kubernetes' class=Kubernetes>x</p><kubernetes>"#;
+        let html = concat!(
+            r#"<img alt="Kubernetes" src="kubernetes.png">"#,
+            r#"<p title='Kubernetes' class=Kubernetes>x</p><kubernetes>"#,
+        );
         assert_eq!(apply(html), html);
         let html = r#"<img alt="Kubernetes"><P  CLASS=x id='y'>Kubernetes</P >"#;
         let expected = format!(
@@ -721,12 +736,13 @@ mod tests {
 
     #[test]
     fn data_autolink_off_excludes_a_subtree() {
-        let html = r#"<nav data-autolink="off"><ul><li><span>Kubernetes</span></li></ul></nav><main data-autolink="on">Kubernetes</main>"#;
+        let nav = r#"<nav data-autolink="off"><ul><li><span>Kubernetes</span></li></ul></nav>"#;
+        let html = format!(r#"{nav}<main data-autolink="on">Kubernetes</main>"#);
         let expected = format!(
-            r#"<nav data-autolink="off"><ul><li><span>Kubernetes</span></li></ul></nav><main data-autolink="on">{}</main>"#,
+            r#"{nav}<main data-autolink="on">{}</main>"#,
             link(KUBERNETES, "Kubernetes")
         );
-        assert_eq!(apply(html), expected);
+        assert_eq!(apply(&html), expected);
     }
 
     #[test]
@@ -841,7 +857,11 @@ mod tests {
             apply("<p>VMware&nbsp;Orchestrator</p>"),
             format!("<p>{}</p>", link(ORCHESTRATOR, "VMware&nbsp;Orchestrator"))
         );
-        for spaced in ["VMware  Orchestrator", "VMware\nOrchestrator", "VMware\tOrchestrator"] {
+        for spaced in [
+            "VMware  Orchestrator",
+            "VMware\nOrchestrator",
+            "VMware\tOrchestrator",
+        ] {
             assert_eq!(apply(spaced), link(ORCHESTRATOR, spaced));
         }
         assert_eq!(
@@ -917,6 +937,18 @@ mod tests {
             err.to_string(),
             r#"keyword "vmware orchestrator" appears twice in [autolink] (also as "VMware  Orchestrator")"#
         );
+    }
+
+    #[test]
+    fn markup_lol_html_cannot_parse_safely_is_an_error() {
+        let html = "<select><xmp><script>Kubernetes</script></select>";
+        let err = linker().apply(html).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("cannot auto-link the page: "),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
     }
 
     #[test]
@@ -1207,11 +1239,6 @@ mod tests {
             })
         }
 
-        /// Text for `<script>`/`<style>`: anything but `<`.
-        fn raw_text() -> impl Strategy<Value = String> {
-            text().prop_map(|t| t.replace("&lt;", "").replace('<', ""))
-        }
-
         fn attributes() -> impl Strategy<Value = String> {
             let name = select(vec!["class", "title", "alt", "data-x", "data-autolink"]);
             let value = prop_oneof![
@@ -1250,12 +1277,16 @@ mod tests {
                 return leaf();
             }
             let inner = prop::collection::vec(phrasing(depth - 1), 1..4);
+            let span = (select(vec!["span", "b"]), attributes(), inner.clone())
+                .prop_map(|(name, a, children)| element(name, a, children));
+            let link = (attributes(), prop::collection::vec(leaf(), 1..3))
+                .prop_map(|(a, children)| element("a", format!(" href=\"/local\"{a}"), children));
             prop_oneof![
                 3 => leaf(),
-                1 => (select(vec!["span", "b"]), attributes(), inner.clone()).prop_map(|(n, a, c)| element(n, a, c)),
-                1 => (attributes(), prop::collection::vec(leaf(), 1..3)).prop_map(|(a, c)| element("a", format!(" href=\"/local\"{a}"), c)),
-                1 => (attributes(), inner).prop_map(|(a, c)| element("code", a, c)),
-                1 => raw_text().prop_map(|t| format!("<script>{t}</script>")),
+                1 => span,
+                1 => link,
+                1 => (attributes(), inner).prop_map(|(a, children)| element("code", a, children)),
+                1 => text().prop_map(|t| format!("<script>{t}</script>")),
             ]
             .boxed()
         }
@@ -1267,14 +1298,23 @@ mod tests {
             }
             let phrasings = prop::collection::vec(phrasing(depth), 1..4);
             let flows = prop::collection::vec(flow(depth - 1), 1..4);
+            let list = (
+                attributes(),
+                prop::collection::vec((attributes(), flows.clone()), 0..3),
+            )
+                .prop_map(|(a, items)| {
+                    let items = items
+                        .into_iter()
+                        .map(|(a, children)| element("li", a, children));
+                    element("ul", a, items.collect())
+                });
             prop_oneof![
                 2 => phrasing(depth),
                 2 => (attributes(), phrasings.clone()).prop_map(|(a, c)| element("p", a, c)),
                 1 => (attributes(), phrasings).prop_map(|(a, c)| element("pre", a, c)),
-                2 => (attributes(), flows.clone()).prop_map(|(a, c)| element("div", a, c)),
-                1 => (attributes(), prop::collection::vec((attributes(), flows), 0..3))
-                    .prop_map(|(a, items)| element("ul", a, items.into_iter().map(|(a, c)| element("li", a, c)).collect())),
-                1 => raw_text().prop_map(|t| format!("<style>{t}</style>")),
+                2 => (attributes(), flows).prop_map(|(a, c)| element("div", a, c)),
+                1 => list,
+                1 => text().prop_map(|t| format!("<style>{t}</style>")),
             ]
             .boxed()
         }
@@ -1288,11 +1328,11 @@ mod tests {
             let token = prop_oneof![
                 2 => words(),
                 1 => select(vec![
-                    "<p>", "</p>", "<a href=\"/x\">", "</a>", "<code>", "</code>", "<pre>", "</pre>",
-                    "<script>", "</script>", "<style>", "</style>", "<b>", "</b>", "<br>",
-                    "<img alt=\"Kubernetes\">", "<div data-autolink=\"off\">", "</div>", "<!--", "-->",
-                    "<", ">", "&", "\"", "<![CDATA[", "]]>", "<svg>", "</svg>", "<textarea>",
-                    "</textarea>", "<title>", "</title>", "<li>", "<ul>",
+                    "<p>", "</p>", "<a href=\"/x\">", "</a>", "<code>", "</code>", "<pre>",
+                    "</pre>", "<script>", "</script>", "<style>", "</style>", "<b>", "</b>",
+                    "<br>", "<img alt=\"Kubernetes\">", "<div data-autolink=\"off\">", "</div>",
+                    "<!--", "-->", "<", ">", "&", "\"", "<![CDATA[", "]]>", "<svg>", "</svg>",
+                    "<textarea>", "</textarea>", "<title>", "</title>", "<li>", "<ul>",
                 ]).prop_map(str::to_owned),
             ];
             prop::collection::vec(token, 0..40).prop_map(|t| t.concat())
@@ -1316,26 +1356,30 @@ mod tests {
                 let linkable = linkable_bytes(&html);
                 for link in &links {
                     let span = link.at..link.at + link.text.len();
-                    prop_assert!(linkable[span.clone()].iter().all(|&ok| ok), "{link:?} in a skipped place: {output}");
+                    let allowed = linkable[span.clone()].iter().all(|&ok| ok);
+                    prop_assert!(allowed, "{link:?} in a skipped place: {output}");
                     let (keyword, _, _) = LINKS[link.keyword];
                     let before = html[..span.start].chars().next_back();
                     let after = html[span.end..].chars().next();
                     if keyword.starts_with(char::is_alphanumeric) {
-                        prop_assert!(!before.is_some_and(char::is_alphanumeric), "{link:?} glued on the left: {output}");
+                        let glued = before.is_some_and(char::is_alphanumeric);
+                        prop_assert!(!glued, "{link:?} glued on the left: {output}");
                     }
                     if keyword.ends_with(char::is_alphanumeric) {
-                        prop_assert!(!after.is_some_and(char::is_alphanumeric), "{link:?} glued on the right: {output}");
+                        let glued = after.is_some_and(char::is_alphanumeric);
+                        prop_assert!(!glued, "{link:?} glued on the right: {output}");
                     }
                     if keyword == "VMware" {
-                        prop_assert!(!continues_as_orchestrator(&html[span.end..]), "{link:?} inside VMware Orchestrator: {output}");
+                        let inside = continues_as_orchestrator(&html[span.end..]);
+                        prop_assert!(!inside, "{link:?} inside VMware Orchestrator: {output}");
                     }
                 }
             }
 
             #[test]
             fn tag_soup_keeps_every_byte(html in soup(), piece_len in 1usize..64) {
-                checked_apply(&html);
-                prop_assert_eq!(linker().rewrite(&html, piece_len).unwrap(), linker().apply(&html).unwrap());
+                let (output, _) = checked_apply(&html);
+                prop_assert_eq!(linker().rewrite(&html, piece_len).unwrap(), output);
             }
         }
     }

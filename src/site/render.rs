@@ -252,6 +252,7 @@ fn environment(
     });
     env.add_filter("month", month);
     env.add_test("date", is_date);
+    env.add_filter("mailto", mailto);
     env.add_global("site", Value::from_serialize(&content.site));
     env.add_global("resume", Value::from_serialize(&content.resume.document));
     env.add_global("version", crate::telemetry::VERSION);
@@ -450,6 +451,20 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// A `mailto:` address for an e-mail: characters a URL may not hold as they are (a `#`
+/// would start a fragment) are percent-encoded.
+fn mailto(address: &str) -> String {
+    let mut url = String::from("mailto:");
+    for b in address.bytes() {
+        if b.is_ascii_alphanumeric() || b"@._+-~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
+}
+
 /// Whether `text` is a date as JSON Resume writes them: `2021`, `2021-03` or `2021-03-01`.
 fn is_date(text: &str) -> bool {
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
@@ -490,6 +505,10 @@ mod tests {
         assert_eq!(month("2021"), "2021");
         assert_eq!(month("2021-13"), "2021-13");
         assert_eq!(month("soon"), "soon");
+        assert_eq!(
+            mailto("zoe_o'test+cv#1$*&`@example.org"),
+            "mailto:zoe_o%27test+cv%231%24%2A%26%60@example.org"
+        );
         assert!(is_date("2021") && is_date("2021-03") && is_date("2021-03-31"));
         assert!(
             !is_date("2021-13") && !is_date("21-03") && !is_date("2021-03-01-01") && !is_date("x")
