@@ -36,10 +36,11 @@ impl MarkdownPage {
         let (front, body) = split_front_matter(file, text)?;
         let front: FrontMatter = match front {
             None => FrontMatter::default(),
-            Some((toml_text, first_line)) => toml::from_str(toml_text).map_err(|e| {
+            Some(toml_text) => toml::from_str(toml_text).map_err(|e| {
+                // The front matter starts on the file's second line, after `+++`.
                 let location = e.span().map(|s| {
                     let (line, column) = line_column(toml_text, s.start);
-                    (line + first_line - 1, column)
+                    (line + 1, column)
                 });
                 ContentError::at(file, location, e.message().trim_end())
             })?,
@@ -51,12 +52,11 @@ impl MarkdownPage {
     }
 }
 
-/// Splits `+++`-delimited TOML front matter from the body: the TOML and the line it
-/// starts on, and the body.
+/// Splits `+++`-delimited TOML front matter from the body.
 fn split_front_matter<'t>(
     file: &str,
     text: &'t str,
-) -> Result<(Option<(&'t str, usize)>, &'t str), ContentError> {
+) -> Result<(Option<&'t str>, &'t str), ContentError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some(rest) = text
         .strip_prefix("+++\n")
@@ -67,7 +67,7 @@ fn split_front_matter<'t>(
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         if line.trim_end() == "+++" {
-            return Ok((Some((&rest[..offset], 2)), &rest[offset + line.len()..]));
+            return Ok((Some(&rest[..offset]), &rest[offset + line.len()..]));
         }
         offset += line.len();
     }

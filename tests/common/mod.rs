@@ -8,6 +8,7 @@ pub mod proxy;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -233,6 +234,8 @@ pub struct Server {
     /// Every stdout line so far (JSON logs).
     pub logs: Arc<Mutex<Vec<String>>>,
     log_added: Arc<Notify>,
+    /// How many of stdout and stderr are still being read.
+    streams_open: Arc<AtomicUsize>,
     pub dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
 }
@@ -268,6 +271,7 @@ impl Server {
         let mut child = cmd.spawn().expect("hearth could not be started");
         let logs = Arc::new(Mutex::new(Vec::new()));
         let log_added = Arc::new(Notify::new());
+        let streams_open = Arc::new(AtomicUsize::new(2));
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
         for stream in [
@@ -276,12 +280,14 @@ impl Server {
         ] {
             let logs = logs.clone();
             let log_added = log_added.clone();
+            let streams_open = streams_open.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     logs.lock().unwrap().push(line);
                     log_added.notify_waiters();
                 }
+                streams_open.fetch_sub(1, Ordering::SeqCst);
                 log_added.notify_waiters();
             });
         }
@@ -290,6 +296,7 @@ impl Server {
             addr: "0.0.0.0:0".parse().unwrap(),
             logs,
             log_added,
+            streams_open,
             dir,
             _dir: temp,
         };
@@ -315,30 +322,26 @@ impl Server {
     /// Like [`Server::wait_for_log`], for lines logged after `mark`.
     pub async fn wait_for_log_since(&mut self, mark: usize, pred: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let notified = self.log_added.notified();
-            if let Some(line) = self
-                .logs
-                .lock()
+        let find = |logs: &Mutex<Vec<String>>| {
+            logs.lock()
                 .unwrap()
                 .iter()
                 .skip(mark)
                 .find(|l| pred(l))
-            {
-                return line.clone();
+                .cloned()
+        };
+        loop {
+            let notified = self.log_added.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(line) = find(&self.logs) {
+                return line;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                // Give the readers a moment's worth of condition: the pipes close after exit.
-                let _ = tokio::time::timeout(Duration::from_secs(2), notified).await;
-                if let Some(line) = self
-                    .logs
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .skip(mark)
-                    .find(|l| pred(l))
-                {
-                    return line.clone();
+                // The pipes may still hold lines after the exit: read them to the end.
+                self.drain().await;
+                if let Some(line) = find(&self.logs) {
+                    return line;
                 }
                 panic!(
                     "hearth exited ({status}) first; its output:\n{}",
@@ -347,6 +350,21 @@ impl Server {
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 panic!("no such log line in time; the output:\n{}", self.log_text());
+            }
+        }
+    }
+
+    /// Waits (within the patience) until both output streams are read to their end.
+    async fn drain(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let notified = self.log_added.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.streams_open.load(Ordering::SeqCst) == 0
+                || tokio::time::timeout_at(deadline, notified).await.is_err()
+            {
+                return;
             }
         }
     }
