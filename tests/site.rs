@@ -416,6 +416,21 @@ async fn build_check_names_file_line_and_column_of_every_problem() {
         "{lines:#?}"
     );
 
+    let (code, lines) = check(&[
+        ("site.toml", "title = \"T\"\n"),
+        ("resume.json", "{}"),
+        (
+            "templates/resume.typ",
+            "#let r = json(\"resume.json\")\n= #r.basics.nme\n",
+        ),
+    ])
+    .await;
+    assert_eq!(code, Some(1));
+    assert!(
+        lines[0].starts_with("templates/resume.typ:2:"),
+        "{lines:#?}"
+    );
+
     let (code, lines) = check(&[("site.toml", "title = \"T\"\n"), ("resume.json", "{}")]).await;
     assert_eq!(code, Some(0), "{lines:#?}");
 }

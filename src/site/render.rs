@@ -351,7 +351,14 @@ fn pdf_page(content: &Content) -> Result<Page, ContentError> {
             Some(_) => content.file_name("templates/resume.typ"),
             None => "(built-in)/resume.typ".to_owned(),
         };
-        ContentError::at(&file, None, e.to_string())
+        match e {
+            pdf::PdfError::Template {
+                line,
+                column,
+                message,
+            } => ContentError::at(&file, Some((line, column)), message),
+            other => ContentError::at(&file, None, other.to_string()),
+        }
     })?;
     let name = pdf_file_name(content.resume.name());
     Ok(Page::new(bytes, "application/pdf")
