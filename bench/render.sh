@@ -25,6 +25,7 @@ else
     bin=${CARGO_TARGET_DIR:-$root/target}/release/hearth
 fi
 [[ -x $bin ]] || die "no hearth binary at $bin"
+bin=$(cd -- "$(dirname -- "$bin")" && pwd)/$(basename -- "$bin")
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hearth-render.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
