@@ -77,6 +77,8 @@ pub struct PdfOptions<'a> {
     /// The PDF's author, unless the template sets its own; defaults to the
     /// résumé's `basics.name`.
     pub author: Option<&'a str>,
+    /// The theme's accent colour (`#rrggbb`), readable on white.
+    pub accent: Option<&'a str>,
 }
 
 /// Why a PDF could not be made. Each message is a single line.
@@ -134,6 +136,9 @@ pub fn render(
     }
     if let Some(author) = &author {
         inputs.insert("author".into(), author.as_str().into_value());
+    }
+    if let Some(accent) = options.accent {
+        inputs.insert("accent".into(), accent.into_value());
     }
 
     let engine = TypstEngine::builder()
@@ -289,6 +294,7 @@ mod tests {
             web_url: Some(WEB_URL),
             title: "Zoë's <site> & \"co\"",
             author: None,
+            accent: None,
         }
     }
 

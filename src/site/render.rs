@@ -340,11 +340,13 @@ fn pdf_page(content: &Content) -> Result<Page, ContentError> {
     let user = content.templates.iter().find(|(n, _)| n == "resume.typ");
     let template = user.map_or(pdf::BUILTIN_TEMPLATE, |(_, s)| s.as_str());
     let web_url = content.site.base_url().map(|b| format!("{b}/"));
+    let accent = theme::print_accent(&content.site.theme);
     let options = PdfOptions {
         paper: content.site.pdf.paper,
         web_url: web_url.as_deref(),
         title: &content.site.title,
         author: content.resume.name().or(content.site.author.as_deref()),
+        accent: Some(&accent),
     };
     let bytes = pdf::render(template, &content.resume.document, &options).map_err(|e| {
         let file = match user {
