@@ -75,5 +75,11 @@ need_package chromium chromium
 need_file /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
 need_package java default-jre-headless
 need_package pdftotext poppler-utils
+# The blog's feed is read by a real feed reader, its sitemap checked against the schema.
+need_package xmllint libxml2-utils
+if ! python3 -c 'import feedparser' 2>/dev/null; then
+  log "installing feedparser (PyPI)"
+  python3 -m pip install -q --root-user-action=ignore feedparser
+fi
 
 log "PostgreSQL, MariaDB and Redis answer on 127.0.0.1; test tools are installed"

@@ -20,6 +20,8 @@ pub struct App {
     /// The rendered site, replaced whole when content changes, and why the last change
     /// could not be rendered, if it could not.
     site: Arc<RwLock<Current>>,
+    /// Wakes whoever waits for a new site.
+    site_changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// The site being served, and the problems of a newer content that did not render.
@@ -40,6 +42,7 @@ impl App {
                 site: Arc::new(site),
                 failed: None,
             })),
+            site_changed: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -60,6 +63,17 @@ impl App {
         let mut current = self.site.write().unwrap_or_else(PoisonError::into_inner);
         current.site = site;
         current.failed = None;
+        drop(current);
+        self.site_changed.send_modify(|n| *n += 1);
+    }
+
+    /// Completes when the site is next replaced (a future made now sees a replacement
+    /// that happens before it is first polled).
+    pub fn site_changed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut receiver = self.site_changed.subscribe();
+        async move {
+            let _ = receiver.changed().await;
+        }
     }
 
     /// Records that newer content did not render; the current site stays.

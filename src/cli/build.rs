@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::site::{Site, Source};
+use crate::site::{Build, Site, Source};
 
 /// Arguments of `hearth build`.
 #[derive(Debug, clap::Args)]
@@ -31,7 +31,11 @@ impl Args {
 /// Renders the whole site, PDF included, and reports what is wrong.
 pub fn run(_args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let source = config.content.map_or(Source::Builtin, Source::Dir);
-    match Site::build(source.clone()) {
+    let build = Build {
+        source: source.clone(),
+        drafts: false,
+    };
+    match Site::build(&build) {
         Ok(site) => {
             let (pages, bytes) = site.size();
             println!(

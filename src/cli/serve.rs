@@ -12,7 +12,7 @@ use crate::config::{Config, Engine};
 use crate::db::schema::SchemaState;
 use crate::db::{Db, migrate};
 use crate::ops::metrics::Metrics;
-use crate::site::{self, Site, Source};
+use crate::site::{self, Build, Site, Source};
 use crate::web;
 
 /// Arguments of `hearth serve`.
@@ -37,6 +37,10 @@ pub struct Args {
     /// Re-render the site when the content folder changes (SIGHUP always does)
     #[arg(long)]
     pub watch: bool,
+
+    /// Show drafts and posts scheduled for later, to preview them (never in production)
+    #[arg(long)]
+    pub drafts: bool,
 }
 
 impl Args {
@@ -65,8 +69,12 @@ impl Args {
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let source = config.content.clone().map_or(Source::Builtin, Source::Dir);
-    let build = source.clone();
-    let site = tokio::task::spawn_blocking(move || Site::build(build))
+    let build = Build {
+        source: source.clone(),
+        drafts: args.drafts,
+    };
+    let first = build.clone();
+    let site = tokio::task::spawn_blocking(move || Site::build(&first))
         .await
         .context("rendering the content")?
         .context("the content has errors")?;
@@ -91,11 +99,12 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         "content rendered"
     );
     let app = App::new(config, db.clone(), site, metrics);
-    site::watch::on_hangup(app.clone(), source.clone());
+    site::watch::on_hangup(app.clone(), build.clone());
+    site::watch::publish_on_schedule(app.clone(), build.clone());
     let _watcher = match (&source, args.watch) {
-        (Source::Dir(dir), true) => Some(
-            site::watch::watch(app.clone(), dir.clone())
-                .with_context(|| format!("watching {}", dir.display()))?,
+        (Source::Dir(_), true) => Some(
+            site::watch::watch(app.clone(), build.clone())
+                .with_context(|| format!("watching {source}"))?,
         ),
         (Source::Builtin, true) => anyhow::bail!("--watch needs a content folder (--content DIR)"),
         (_, false) => None,

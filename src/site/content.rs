@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::markdown::MarkdownPage;
+use super::post::{Post, Slug};
 use super::resume::Resume;
 use super::site_toml::SiteToml;
 
@@ -46,6 +47,10 @@ pub struct Content {
     pub templates: Vec<(String, String)>,
     /// `static/**`: files served as they are, by path relative to `static/`.
     pub statics: Vec<(String, Vec<u8>)>,
+    /// `posts/`: every post, drafts and scheduled ones included, newest first.
+    pub posts: Vec<Post>,
+    /// Files beside a post's `index.md`: (its slug, path inside its folder, bytes).
+    pub post_files: Vec<(Slug, String, Vec<u8>)>,
 }
 
 /// Something wrong in a content file: `file:line:column: what`.
@@ -105,6 +110,18 @@ const BUILTIN: &[(&str, &str)] = &[
         "pages/uses.md",
         include_str!("../../examples/site/pages/uses.md"),
     ),
+    (
+        "posts/boring-deploys.md",
+        include_str!("../../examples/site/posts/boring-deploys.md"),
+    ),
+    (
+        "posts/restore-drills/index.md",
+        include_str!("../../examples/site/posts/restore-drills/index.md"),
+    ),
+    (
+        "posts/restore-drills/drill.svg",
+        include_str!("../../examples/site/posts/restore-drills/drill.svg"),
+    ),
 ];
 
 /// The files of a content folder, read but not parsed: (path relative to it, bytes).
@@ -135,7 +152,7 @@ impl Files {
                         )),
                     }
                 }
-                for folder in ["pages", "templates", "static"] {
+                for folder in ["pages", "templates", "static", "posts"] {
                     walk(dir, Path::new(folder), &mut files.0, &mut problems);
                 }
                 files.0.sort_by(|a, b| a.0.cmp(&b.0));
@@ -266,6 +283,8 @@ impl Content {
         let mut pages = Vec::new();
         let mut templates = Vec::new();
         let mut statics = Vec::new();
+        let mut posts: Vec<Post> = Vec::new();
+        let mut post_dirs: Vec<(String, Slug)> = Vec::new();
         for (path, bytes) in &files.0 {
             if let Some(file) = path.strip_prefix("pages/") {
                 let Some(slug) = file.strip_suffix(".md") else {
@@ -282,8 +301,47 @@ impl Content {
                 }
             } else if let Some(file) = path.strip_prefix("static/") {
                 statics.push((file.to_owned(), bytes.clone()));
+            } else if let Some(file) = path.strip_prefix("posts/") {
+                let (stem, dir) = match file.split_once('/') {
+                    Some((dir, "index.md")) => (dir, Some(dir)),
+                    Some(_) => continue,
+                    None => match file.strip_suffix(".md") {
+                        Some(stem) => (stem, None),
+                        None => continue,
+                    },
+                };
+                let Some(text) = text(path, &mut problems) else {
+                    continue;
+                };
+                match Post::parse(&name(path), stem, &text) {
+                    Ok(post) => {
+                        if posts.iter().any(|p| p.slug == post.slug) {
+                            problems.push(ContentError::at(
+                                &name(path),
+                                None,
+                                format!("another post has the slug {:?}", post.slug.as_str()),
+                            ));
+                            continue;
+                        }
+                        if let Some(dir) = dir {
+                            post_dirs.push((dir.to_owned(), post.slug.clone()));
+                        }
+                        posts.push(post);
+                    }
+                    Err(p) => problems.push(p),
+                }
             }
         }
+        posts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.slug.cmp(&b.slug)));
+        let post_files = files
+            .0
+            .iter()
+            .filter_map(|(path, bytes)| {
+                let (dir, file) = path.strip_prefix("posts/")?.split_once('/')?;
+                let slug = post_dirs.iter().find(|(d, _)| d == dir)?.1.clone();
+                (file != "index.md").then(|| (slug, file.to_owned(), bytes.clone()))
+            })
+            .collect();
         match (site, resume) {
             (Some(site), Some(resume)) if problems.is_empty() => Ok(Content {
                 source,
@@ -294,6 +352,8 @@ impl Content {
                 pages,
                 templates,
                 statics,
+                posts,
+                post_files,
             }),
             _ => Err(Problems(problems)),
         }
@@ -322,6 +382,12 @@ fn page_name(name: &str) -> Result<(), String> {
         "metrics",
         "robots.txt",
         "favicon.ico",
+        "blog",
+        "tags",
+        "feed.xml",
+        "sitemap.xml",
+        "hooks",
+        "micropub",
     ];
     if name.is_empty()
         || !name
@@ -410,6 +476,9 @@ mod tests {
         assert_eq!(content.resume.name(), Some("Ada Example"));
         assert!(content.about.is_some());
         assert_eq!(content.pages[0].0, "uses");
+        let slugs: Vec<_> = content.posts.iter().map(|p| p.slug.as_str()).collect();
+        assert_eq!(slugs, ["restore-drills", "boring-deploys"], "newest first");
+        assert_eq!(content.post_files[0].1, "drill.svg");
     }
 
     #[test]

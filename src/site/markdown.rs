@@ -1,6 +1,7 @@
-//! Markdown pages (`about.md`, `pages/*.md`): TOML front matter between `+++` lines,
-//! then CommonMark with GitHub's extensions, rendered to HTML.
+//! Markdown files: front matter (TOML between `+++` lines, or YAML between `---`
+//! lines), then CommonMark with GitHub's extensions, rendered to HTML.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::content::{ContentError, line_column};
@@ -33,18 +34,7 @@ pub struct MarkdownPage {
 impl MarkdownPage {
     /// Parses and renders a Markdown file's text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<MarkdownPage, ContentError> {
-        let (front, body) = split_front_matter(file, text)?;
-        let front: FrontMatter = match front {
-            None => FrontMatter::default(),
-            Some(toml_text) => toml::from_str(toml_text).map_err(|e| {
-                // The front matter starts on the file's second line, after `+++`.
-                let location = e.span().map(|s| {
-                    let (line, column) = line_column(toml_text, s.start);
-                    (line + 1, column)
-                });
-                ContentError::at(file, location, e.message().trim_end())
-            })?,
-        };
+        let (front, body) = front_matter(file, text)?;
         Ok(MarkdownPage {
             front,
             html: render(body),
@@ -52,30 +42,58 @@ impl MarkdownPage {
     }
 }
 
-/// Splits `+++`-delimited TOML front matter from the body.
-fn split_front_matter<'t>(
+/// Reads the front matter at the top of a Markdown file — TOML between `+++` lines or
+/// YAML between `---` lines, or none — into `T`, and returns it with the body.
+pub fn front_matter<'t, T: DeserializeOwned + Default>(
     file: &str,
     text: &'t str,
-) -> Result<(Option<&'t str>, &'t str), ContentError> {
+) -> Result<(T, &'t str), ContentError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(rest) = text
-        .strip_prefix("+++\n")
-        .or_else(|| text.strip_prefix("+++\r\n"))
-    else {
-        return Ok((None, text));
+    let Some((fence, rest)) = ["+++", "---"].iter().find_map(|fence| {
+        let rest = text.strip_prefix(fence)?;
+        let rest = rest
+            .strip_prefix('\n')
+            .or_else(|| rest.strip_prefix("\r\n"))?;
+        Some((*fence, rest))
+    }) else {
+        return Ok((T::default(), text));
     };
     let mut offset = 0;
+    let mut found = None;
     for line in rest.split_inclusive('\n') {
-        if line.trim_end() == "+++" {
-            return Ok((Some(&rest[..offset]), &rest[offset + line.len()..]));
+        if line.trim_end() == fence {
+            found = Some((&rest[..offset], &rest[offset + line.len()..]));
+            break;
         }
         offset += line.len();
     }
-    Err(ContentError::at(
-        file,
-        Some((1, 1)),
-        "the front matter opened with +++ is never closed by a +++ line",
-    ))
+    let Some((front, body)) = found else {
+        return Err(ContentError::at(
+            file,
+            Some((1, 1)),
+            format!("the front matter opened with {fence} is never closed by a {fence} line"),
+        ));
+    };
+    // The front matter starts on the file's second line, after the fence.
+    let parsed = if fence == "+++" {
+        toml::from_str(front).map_err(|e| {
+            let location = e.span().map(|s| {
+                let (line, column) = line_column(front, s.start);
+                (line + 1, column)
+            });
+            ContentError::at(file, location, e.message().trim_end())
+        })
+    } else if front.trim().is_empty() {
+        Ok(T::default())
+    } else {
+        serde_yaml::from_str(front).map_err(|e| {
+            let location = e.location().map(|l| (l.line() + 1, l.column()));
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            ContentError::at(file, location, message)
+        })
+    };
+    Ok((parsed?, body))
 }
 
 /// CommonMark with tables, strikethrough, autolinks, task lists, footnotes and heading
@@ -127,5 +145,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("never closed"), "{err}");
+        let page =
+            MarkdownPage::parse("a.md", "---\ntitle: Yaml\nautolink: true\n---\nBody").unwrap();
+        assert_eq!(page.front.title.as_deref(), Some("Yaml"));
+        assert!(page.front.autolink && page.html.contains("Body"));
+        let err = MarkdownPage::parse("a.md", "---\ntitle: x\nautolink: [1\n---\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("a.md:"), "{err}");
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod autolink;
 pub mod content;
+mod feed;
 pub mod markdown;
 pub mod pdf;
+pub mod post;
 pub mod render;
 pub mod resume;
 pub mod site_toml;
@@ -39,14 +41,25 @@ pub struct Site {
     pub took: Duration,
     /// How long rendering the pages and the PDF took.
     pub timings: render::Timings,
+    /// When the next scheduled post becomes public, if one is waiting.
+    pub next_publish_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What to render: the content, and whether drafts and scheduled posts are shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    /// Where the content comes from.
+    pub source: Source,
+    /// Show drafts and posts scheduled for later (`serve --drafts`, for previewing).
+    pub drafts: bool,
 }
 
 impl Site {
     /// Loads and renders the site, reporting every problem in the content.
-    pub fn build(source: Source) -> Result<Site, Problems> {
+    pub fn build(build: &Build) -> Result<Site, Problems> {
         let started = Instant::now();
-        let content = Content::load(source)?;
-        let (rendered, timings) = render::render(&content)?;
+        let content = Content::load(build.source.clone())?;
+        let (rendered, timings) = render::render(&content, build.drafts)?;
         Ok(Site {
             source: content.source,
             revision: content.revision,
@@ -54,6 +67,7 @@ impl Site {
             not_found: rendered.not_found,
             took: started.elapsed(),
             timings,
+            next_publish_at: rendered.next_publish_at,
         })
     }
 
@@ -84,6 +98,12 @@ pub fn router() -> Router<App> {
         .route("/pdf", get(page))
         .route("/robots.txt", get(page))
         .route("/favicon.ico", get(page))
+        .route("/blog", get(page))
+        .route("/blog/{*rest}", get(page))
+        .route("/tags", get(page))
+        .route("/tags/{tag}", get(page))
+        .route("/feed.xml", get(page))
+        .route("/sitemap.xml", get(page))
         .route("/assets/{*file}", get(page))
         .route("/{*path}", get(page))
 }

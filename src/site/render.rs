@@ -2,16 +2,19 @@
 //! templates (the user's `templates/` over the built-in theme), keyword links, the PDF,
 //! and assets under content-hashed names.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, header};
+use chrono::{DateTime, Utc};
 use minijinja::{Environment, ErrorKind, Value, context};
 use serde::Serialize;
 
 use super::autolink::Autolinker;
 use super::content::{Content, ContentError, Problems, line_column};
+use super::feed;
 use super::pdf::{self, PdfOptions};
+use super::post::{Post, tag_slug};
 use super::theme;
 use crate::web::page::{Page, hex};
 
@@ -21,6 +24,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("resume.html", include_str!("templates/resume.html")),
     ("page.html", include_str!("templates/page.html")),
     ("not_found.html", include_str!("templates/not_found.html")),
+    ("blog.html", include_str!("templates/blog.html")),
+    ("post.html", include_str!("templates/post.html")),
+    ("tags.html", include_str!("templates/tags.html")),
+    ("tag.html", include_str!("templates/tag.html")),
+    ("post_item.html", include_str!("templates/post_item.html")),
 ];
 
 /// The built-in theme's assets: (file name, bytes). `static/` files of the same name win.
@@ -39,7 +47,12 @@ pub struct Rendered {
     pub routes: HashMap<Box<str>, Page>,
     /// The page for paths with nothing behind them.
     pub not_found: Page,
+    /// When the next scheduled post becomes public, if one is waiting.
+    pub next_publish_at: Option<DateTime<Utc>>,
 }
+
+/// How many posts one page of `/blog` lists.
+const POSTS_PER_PAGE: usize = 10;
 
 /// What base.html knows about the page it frames.
 #[derive(Debug, Serialize)]
@@ -66,7 +79,7 @@ pub struct Timings {
 
 /// Renders `content`, the PDF beside the pages on another thread; every problem found is
 /// reported.
-pub fn render(content: &Content) -> Result<(Rendered, Timings), Problems> {
+pub fn render(content: &Content, drafts: bool) -> Result<(Rendered, Timings), Problems> {
     let timed = |f: &dyn Fn() -> Result<Page, ContentError>| {
         let started = Instant::now();
         (f(), started.elapsed())
@@ -74,7 +87,7 @@ pub fn render(content: &Content) -> Result<(Rendered, Timings), Problems> {
     let ((pdf, pdf_took), (pages, pages_took)) = std::thread::scope(|scope| {
         let pdf = scope.spawn(|| timed(&|| pdf_page(content)));
         let started = Instant::now();
-        let pages = pages(content);
+        let pages = pages(content, drafts);
         let pages_took = started.elapsed();
         let pdf = pdf.join().unwrap_or_else(|_| {
             let why = ContentError::at("resume.typ", None, "the PDF renderer panicked");
@@ -101,7 +114,7 @@ pub fn render(content: &Content) -> Result<(Rendered, Timings), Problems> {
 }
 
 /// Renders everything but the PDF.
-fn pages(content: &Content) -> Result<Rendered, Problems> {
+fn pages(content: &Content, drafts: bool) -> Result<Rendered, Problems> {
     let site_file = content.file_name("site.toml");
     let linker = Autolinker::new(
         content
@@ -205,6 +218,175 @@ fn pages(content: &Content) -> Result<Rendered, Problems> {
             routes.insert(path.into(), page);
         }
     }
+
+    // The blog: posts, their list in pages, tags, the feed and the sitemap.
+    let now = Utc::now();
+    let posts: Vec<&Post> = content
+        .posts
+        .iter()
+        .filter(|p| drafts || p.is_public(now))
+        .collect();
+    let next_publish_at = content
+        .posts
+        .iter()
+        .filter(|p| !p.draft && !drafts)
+        .filter_map(|p| p.publish_at)
+        .filter(|t| *t > now)
+        .min();
+    let mut sitemap: Vec<(String, Option<DateTime<Utc>>)> = Vec::new();
+    let post_ctx = |p: &Post| {
+        context! {
+            slug => p.slug.as_str(),
+            url => format!("/blog/{}", p.slug.as_str()),
+            title => &p.title,
+            date => p.date.to_rfc3339(),
+            updated => p.updated.map(|t| t.to_rfc3339()),
+            tags => p.tags.iter().map(|t| context! { name => t, slug => tag_slug(t) }).collect::<Vec<_>>(),
+            summary => &p.summary,
+            draft => p.draft || !p.is_public(now),
+            reading_minutes => p.reading_minutes,
+            html => Value::from_safe_string(p.html.clone()),
+        }
+    };
+    for (i, post) in posts.iter().enumerate() {
+        let path = format!("/blog/{}", post.slug.as_str());
+        let info = PageInfo {
+            path: &path,
+            title: Some(&post.title),
+            description: post.summary.as_deref(),
+            url: absolute(&path),
+            kind: "post",
+        };
+        let extra = context! {
+            post => post_ctx(post),
+            newer => i.checked_sub(1).and_then(|n| posts.get(n)).map(|p| post_ctx(p)),
+            older => posts.get(i + 1).map(|p| post_ctx(p)),
+        };
+        if let Some(page) = html("post.html", info, extra, post.autolink) {
+            routes.insert(path.clone().into(), page);
+        }
+        sitemap.push((path, Some(post.updated.unwrap_or(post.date))));
+    }
+    for (slug, file, bytes) in &content.post_files {
+        if posts.iter().any(|p| &p.slug == slug) {
+            let path = format!("/blog/{}/{}", slug.as_str(), encode_path(file));
+            routes.insert(path.into(), Page::new(bytes.clone(), content_type(file)));
+        }
+    }
+    let page_count = posts.len().div_ceil(POSTS_PER_PAGE).max(1);
+    let list_path = |n: usize| match n {
+        1 => "/blog".to_owned(),
+        n => format!("/blog/page/{n}"),
+    };
+    for n in 1..=page_count {
+        let path = list_path(n);
+        let chunk = posts
+            .iter()
+            .skip((n - 1) * POSTS_PER_PAGE)
+            .take(POSTS_PER_PAGE)
+            .map(|p| post_ctx(p))
+            .collect::<Vec<_>>();
+        let title = if n == 1 {
+            "Blog".to_owned()
+        } else {
+            format!("Blog, page {n}")
+        };
+        let info = PageInfo {
+            path: &path,
+            title: Some(&title),
+            description: None,
+            url: absolute(&path),
+            kind: "blog",
+        };
+        let extra = context! {
+            posts => chunk,
+            page_number => n,
+            page_count => page_count,
+            newer_url => (n > 1).then(|| list_path(n - 1)),
+            older_url => (n < page_count).then(|| list_path(n + 1)),
+        };
+        if let Some(page) = html("blog.html", info, extra, false) {
+            routes.insert(path.clone().into(), page);
+        }
+        sitemap.push((path, None));
+    }
+    let mut tags: BTreeMap<String, (String, Vec<&Post>)> = BTreeMap::new();
+    // Oldest first, so a tag is shown as it was first spelled; each list ends newest first.
+    for post in posts.iter().rev() {
+        for tag in &post.tags {
+            let entry = tags
+                .entry(tag_slug(tag))
+                .or_insert_with(|| (tag.clone(), Vec::new()));
+            entry.1.push(post);
+        }
+    }
+    tags.retain(|slug, _| !slug.is_empty());
+    for (_, tagged) in tags.values_mut() {
+        tagged.reverse();
+    }
+    let tag_list = tags
+        .iter()
+        .map(|(slug, (name, posts))| context! { name => name, slug => slug, count => posts.len() })
+        .collect::<Vec<_>>();
+    let info = PageInfo {
+        path: "/tags",
+        title: Some("Tags"),
+        description: None,
+        url: absolute("/tags"),
+        kind: "tags",
+    };
+    if let Some(page) = html("tags.html", info, context! { tags => tag_list }, false) {
+        routes.insert("/tags".into(), page);
+    }
+    sitemap.push(("/tags".to_owned(), None));
+    for (slug, (name, tagged)) in &tags {
+        let path = format!("/tags/{}", encode_path(slug));
+        let title = format!("Tagged “{name}”");
+        let info = PageInfo {
+            path: &path,
+            title: Some(&title),
+            description: None,
+            url: absolute(&path),
+            kind: "tag",
+        };
+        let extra = context! {
+            tag => context! { name => name, slug => slug },
+            posts => tagged.iter().map(|p| post_ctx(p)).collect::<Vec<_>>(),
+        };
+        if let Some(page) = html("tag.html", info, extra, false) {
+            routes.insert(path.clone().into(), page);
+        }
+        sitemap.push((path, None));
+    }
+    let origin = base_url.unwrap_or("");
+    let author = content.site.author.as_deref().or(content.resume.name());
+    routes.insert(
+        "/feed.xml".into(),
+        Page::new(
+            feed::atom(&content.site.title, author, origin, &posts),
+            "application/atom+xml; charset=utf-8",
+        ),
+    );
+    let mut map = vec![("/".to_owned(), None), ("/pdf".to_owned(), None)];
+    if content.about.is_some() {
+        map.push(("/about".to_owned(), None));
+    }
+    map.extend(
+        content
+            .pages
+            .iter()
+            .map(|(slug, _)| (format!("/{slug}"), None)),
+    );
+    map.extend(sitemap);
+    let map: Vec<_> = map
+        .into_iter()
+        .map(|(path, t)| (format!("{origin}{path}"), t))
+        .collect();
+    routes.insert(
+        "/sitemap.xml".into(),
+        Page::new(feed::sitemap(&map), "application/xml; charset=utf-8"),
+    );
+
     let missing = PageInfo {
         path: "",
         title: Some("Not found"),
@@ -214,7 +396,11 @@ fn pages(content: &Content) -> Result<Rendered, Problems> {
     };
     let not_found = html("not_found.html", missing, context! {}, false);
     match not_found {
-        Some(not_found) if problems.is_empty() => Ok(Rendered { routes, not_found }),
+        Some(not_found) if problems.is_empty() => Ok(Rendered {
+            routes,
+            not_found,
+            next_publish_at,
+        }),
         _ => Err(Problems(problems)),
     }
 }
@@ -251,6 +437,7 @@ fn environment(
         })
     });
     env.add_filter("month", month);
+    env.add_filter("day", day);
     env.add_test("date", is_date);
     env.add_filter("mailto", mailto);
     env.add_global("site", Value::from_serialize(&content.site));
@@ -472,6 +659,13 @@ fn mailto(address: &str) -> String {
         }
     }
     url
+}
+
+/// An RFC 3339 time as a day: `22 Nov 2026`.
+fn day(rfc3339: &str) -> String {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.format("%-d %b %Y").to_string())
+        .unwrap_or_else(|_| rfc3339.to_owned())
 }
 
 /// Whether `text` is a date as JSON Resume writes them: `2021`, `2021-03` or `2021-03-01`.

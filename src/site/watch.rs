@@ -2,22 +2,22 @@
 //! SIGHUP. A change that does not build leaves the last good site online; the problems
 //! are logged with file and line and shown by the `content` health check until fixed.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use std::time::Duration;
 
 use notify::Watcher as _;
 use tokio::sync::mpsc;
 
-use super::{Site, Source};
+use super::{Build, Site, Source};
 use crate::App;
 
 /// How long the folder must be quiet before rendering: an editor's save, a `git pull`
 /// or a `cp -r` is many events, and one render should follow them.
 const QUIET: Duration = Duration::from_millis(150);
 
-/// Renders the site from `source` again and swaps it in, or records why it could not.
-pub async fn reload(app: &App, source: Source) {
-    let built = tokio::task::spawn_blocking(move || Site::build(source)).await;
+/// Renders the site again and swaps it in, or records why it could not.
+pub async fn reload(app: &App, build: Build) {
+    let built = tokio::task::spawn_blocking(move || Site::build(&build)).await;
     match built {
         Ok(Ok(site)) => {
             let (pages, bytes) = site.size();
@@ -50,7 +50,12 @@ pub async fn reload(app: &App, source: Source) {
 
 /// Watches `dir` and re-renders on every change, until the process ends. The watcher
 /// lives as long as the returned guard.
-pub fn watch(app: App, dir: PathBuf) -> notify::Result<notify::RecommendedWatcher> {
+pub fn watch(app: App, build: Build) -> notify::Result<notify::RecommendedWatcher> {
+    let Source::Dir(dir) = build.source.clone() else {
+        return Err(notify::Error::generic(
+            "only a content folder can be watched",
+        ));
+    };
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
@@ -66,14 +71,14 @@ pub fn watch(app: App, dir: PathBuf) -> notify::Result<notify::RecommendedWatche
         while rx.recv().await.is_some() {
             // Wait for a quiet moment, taking every event that arrives meanwhile.
             while let Ok(Some(())) = tokio::time::timeout(QUIET, rx.recv()).await {}
-            reload(&app, Source::Dir(dir.clone())).await;
+            reload(&app, build.clone()).await;
         }
     });
     Ok(watcher)
 }
 
 /// Re-renders on SIGHUP, the conventional "reload your files" signal.
-pub fn on_hangup(app: App, source: Source) {
+pub fn on_hangup(app: App, build: Build) {
     tokio::spawn(async move {
         let mut hangups =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -85,7 +90,29 @@ pub fn on_hangup(app: App, source: Source) {
             };
         while hangups.recv().await.is_some() {
             tracing::info!(signal = "SIGHUP", "re-rendering the content");
-            reload(&app, source.clone()).await;
+            reload(&app, build.clone()).await;
+        }
+    });
+}
+
+/// Re-renders when a post scheduled with `publish_at` becomes public, so it appears at
+/// that time without a restart; a re-render for another reason reschedules.
+pub fn publish_on_schedule(app: App, build: Build) {
+    tokio::spawn(async move {
+        loop {
+            let changed = app.site_changed();
+            let Some(at) = app.site().next_publish_at else {
+                changed.await;
+                continue;
+            };
+            let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {
+                    tracing::info!(publish_at = %at, "a scheduled post is due; re-rendering");
+                    reload(&app, build.clone()).await;
+                }
+                () = changed => {}
+            }
         }
     });
 }

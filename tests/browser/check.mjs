@@ -63,7 +63,18 @@ const PIXEL = Buffer.from(
 );
 
 // Each site's Markdown pages are checked too.
-const SITES = [{ name: 'demo', args: [], pages: [{ path: '/uses', name: 'uses' }] }];
+const SITES = [
+  {
+    name: 'demo',
+    args: [],
+    pages: [
+      { path: '/uses', name: 'uses' },
+      { path: '/blog', name: 'blog' },
+      { path: '/blog/restore-drills', name: 'post' },
+      { path: '/tags', name: 'tags' },
+    ],
+  },
+];
 const SITE_FULL = path.join(REPO, 'tests', 'fixtures', 'site-full');
 if (existsSync(SITE_FULL)) {
   SITES.push({ name: 'site-full', args: ['--content', SITE_FULL], pages: [{ path: '/notes', name: 'notes' }] });
