@@ -1,6 +1,9 @@
 //! Markdown files: front matter (TOML between `+++` lines, or YAML between `---`
 //! lines), then CommonMark with GitHub's extensions, rendered to HTML.
 
+use std::sync::LazyLock;
+
+use comrak::plugins::syntect::{SyntectAdapter, SyntectAdapterBuilder};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +100,8 @@ pub fn front_matter<'t, T: DeserializeOwned + Default>(
 }
 
 /// CommonMark with tables, strikethrough, autolinks, task lists, footnotes and heading
-/// anchors. Raw HTML passes through: the content folder belongs to the site's owner.
+/// anchors, code highlighted on the server into CSS classes (see [`highlight_css`]). Raw
+/// HTML passes through: the content folder belongs to the site's owner.
 pub fn render(markdown: &str) -> String {
     let mut options = comrak::Options::default();
     options.extension.strikethrough = true;
@@ -107,7 +111,45 @@ pub fn render(markdown: &str) -> String {
     options.extension.footnotes = true;
     options.extension.header_id_prefix = Some(String::new());
     options.render.r#unsafe = true;
-    comrak::markdown_to_html(markdown, &options)
+    let mut plugins = comrak::options::Plugins::default();
+    plugins.render.codefence_syntax_highlighter = Some(&*HIGHLIGHTER);
+    comrak::markdown_to_html_with_plugins(markdown, &options, &plugins)
+}
+
+/// The syntax definitions, loaded once: loading them takes longer than rendering a site.
+static HIGHLIGHTER: LazyLock<SyntectAdapter> = LazyLock::new(|| {
+    SyntectAdapterBuilder::new()
+        .css_with_class_prefix(CLASS_PREFIX)
+        .build()
+});
+
+/// Highlighting classes are prefixed, so `.meta` or `.string` from a syntax never styles
+/// the page around the code.
+const CLASS_PREFIX: &str = "hl-";
+
+/// The stylesheet for highlighted code: a light theme, and a dark one for dark mode.
+pub fn highlight_css(dark_only: Option<bool>) -> String {
+    use syntect::highlighting::ThemeSet;
+    use syntect::html::{ClassStyle, css_for_theme_with_class_style};
+    let themes = ThemeSet::load_defaults();
+    let css = |name: &str| {
+        themes
+            .themes
+            .get(name)
+            .and_then(|t| {
+                let style = ClassStyle::SpacedPrefixed {
+                    prefix: CLASS_PREFIX,
+                };
+                css_for_theme_with_class_style(t, style).ok()
+            })
+            .unwrap_or_default()
+    };
+    let (light, dark) = (css("InspiredGitHub"), css("base16-ocean.dark"));
+    match dark_only {
+        Some(false) => light,
+        Some(true) => dark,
+        None => format!("{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"),
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +173,17 @@ mod tests {
             page.html
         );
         assert!(page.html.contains("id=\"hi\""), "{}", page.html);
+        let code = render("```rust\nfn main() {}\n```\n");
+        assert!(
+            code.contains("<span class=\"hl-storage hl-type hl-function hl-rust\">fn</span>"),
+            "{code}"
+        );
+        let css = highlight_css(None);
+        assert!(css.contains(".hl-comment") && css.contains("prefers-color-scheme: dark"));
+        assert!(
+            !css.contains("\n.comment"),
+            "unprefixed classes would style the page"
+        );
     }
 
     #[test]

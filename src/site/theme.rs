@@ -28,14 +28,24 @@ pub fn css(theme: &Theme) -> String {
     let accent = parse(theme.accent.get_ref()).unwrap_or((0x0b, 0x6e, 0x4f));
     let light = block(&LIGHT, accent);
     let dark = block(&DARK, accent);
-    match theme.color_scheme {
-        ColorScheme::Light => format!(":root {{ color-scheme: light; {light} }}\n"),
-        ColorScheme::Dark => format!(":root {{ color-scheme: dark; {dark} }}\n"),
-        ColorScheme::Auto => format!(
-            ":root {{ color-scheme: light dark; {light} }}\n\
-             @media (prefers-color-scheme: dark) {{ :root {{ {dark} }} }}\n"
+    let (colours, code) = match theme.color_scheme {
+        ColorScheme::Light => (
+            format!(":root {{ color-scheme: light; {light} }}\n"),
+            Some(false),
         ),
-    }
+        ColorScheme::Dark => (
+            format!(":root {{ color-scheme: dark; {dark} }}\n"),
+            Some(true),
+        ),
+        ColorScheme::Auto => (
+            format!(
+                ":root {{ color-scheme: light dark; {light} }}\n\
+                 @media (prefers-color-scheme: dark) {{ :root {{ {dark} }} }}\n"
+            ),
+            None,
+        ),
+    };
+    format!("{colours}{}", super::markdown::highlight_css(code))
 }
 
 /// The accent for print (the PDF), readable on white paper.
