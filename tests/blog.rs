@@ -281,3 +281,68 @@ print(json.dumps({
         );
     }
 }
+
+#[tokio::test]
+async fn build_out_writes_the_site_at_the_addresses_serve_answers() {
+    let dir = blog(&[]);
+    let out = tempfile::tempdir().unwrap();
+    let site = out.path().join("public");
+    let build = |target: &Path| {
+        let content = dir.path().to_str().unwrap().to_owned();
+        let target = target.to_str().unwrap().to_owned();
+        async move {
+            common::run(
+                Path::new("."),
+                &["build", "--content", &content, "--out", &target],
+                &[],
+            )
+            .await
+        }
+    };
+    let done = build(&site).await;
+    let (stdout, stderr) = common::text(&done);
+    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    assert!(stdout.starts_with("wrote "), "{stdout}");
+    assert!(
+        !stderr.contains("writing ["),
+        "no progress bar off a terminal"
+    );
+
+    let server = serve(dir.path(), &[]).await;
+    for (path, file) in [
+        ("/", "index.html"),
+        ("/blog", "blog/index.html"),
+        ("/blog/first", "blog/first/index.html"),
+        ("/blog/second/photo.svg", "blog/second/photo.svg"),
+        ("/tags/web-dev", "tags/web-dev/index.html"),
+        ("/feed.xml", "feed.xml"),
+        ("/sitemap.xml", "sitemap.xml"),
+        ("/pdf", "pdf"),
+        ("/robots.txt", "robots.txt"),
+    ] {
+        let served = server.get(path).await.bytes().await.unwrap();
+        let written = std::fs::read(site.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(served, written, "{path} and {file}");
+    }
+    assert!(site.join("404.html").exists());
+    assert!(!site.join("blog/secret").exists(), "drafts stay out");
+
+    // A new export replaces the old one whole; a folder that is not an export is refused.
+    std::fs::write(site.join("stale.txt"), "old").unwrap();
+    assert_eq!(build(&site).await.status.code(), Some(0));
+    assert!(!site.join("stale.txt").exists());
+    let precious = out.path().join("precious");
+    std::fs::create_dir(&precious).unwrap();
+    std::fs::write(precious.join("notes.txt"), "mine").unwrap();
+    let refused = build(&precious).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        common::text(&refused)
+            .1
+            .contains("is not an earlier export")
+    );
+    assert_eq!(
+        std::fs::read_to_string(precious.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}

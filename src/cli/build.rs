@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
+use anyhow::Context;
+
 use crate::config::Config;
-use crate::site::{Build, Site, Source};
+use crate::site::{Build, Site, Source, export};
 
 /// Arguments of `hearth build`.
 #[derive(Debug, clap::Args)]
@@ -15,8 +19,12 @@ pub struct Args {
 
     /// Render everything, report each problem as `file:line:column: what` and exit 1 if
     /// there is any
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "out")]
     pub check: bool,
+
+    /// Write the public site into DIR as files, at the addresses `serve` answers
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 impl Args {
@@ -28,8 +36,9 @@ impl Args {
     }
 }
 
-/// Renders the whole site, PDF included, and reports what is wrong.
-pub fn run(_args: Args, config: Config) -> anyhow::Result<ExitCode> {
+/// Renders the whole site, PDF included, and reports what is wrong; with `--out`,
+/// writes it as files.
+pub fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let source = config.content.map_or(Source::Builtin, Source::Dir);
     let build = Build {
         source: source.clone(),
@@ -37,6 +46,25 @@ pub fn run(_args: Args, config: Config) -> anyhow::Result<ExitCode> {
     };
     match Site::build(&build) {
         Ok(site) => {
+            if let Some(out) = &args.out {
+                let started = std::time::Instant::now();
+                let terminal = std::io::stderr().is_terminal();
+                let written = export::export(&site, out, |done, total| {
+                    if terminal {
+                        export::bar(done, total);
+                    }
+                })
+                .context("writing the site")?;
+                println!(
+                    "wrote {} files, {} KiB, to {} in {:.1} ms (rendering took {:.1} ms)",
+                    written.files,
+                    written.bytes.div_ceil(1024),
+                    out.display(),
+                    (site.took + started.elapsed()).as_secs_f64() * 1000.0,
+                    site.took.as_secs_f64() * 1000.0,
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let (pages, bytes) = site.size();
             println!(
                 "ok: {source} renders: {pages} files, {} KiB, in {:.1} ms \

@@ -3,6 +3,7 @@
 
 pub mod autolink;
 pub mod content;
+pub mod export;
 mod feed;
 pub mod markdown;
 pub mod pdf;
@@ -74,6 +75,11 @@ impl Site {
     /// The response at `path`, if there is one.
     pub fn page(&self, path: &str) -> Option<&Page> {
         self.routes.get(path)
+    }
+
+    /// Every response, by request path.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &Page)> {
+        self.routes.iter().map(|(path, page)| (&**path, page))
     }
 
     /// The 404 page.

@@ -74,6 +74,11 @@ impl Page {
         &self.body
     }
 
+    /// The media type.
+    pub fn content_type(&self) -> &str {
+        self.content_type.to_str().unwrap_or_default()
+    }
+
     /// The page, or `304 Not Modified` when the client's `If-None-Match` matches.
     pub fn respond(&self, request: &HeaderMap) -> Response {
         self.respond_with(StatusCode::OK, request)
