@@ -43,6 +43,8 @@ pub fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let build = Build {
         source: source.clone(),
         drafts: false,
+        // Checking renders what serve would; an export needs no compressed forms.
+        precompress: args.out.is_none(),
     };
     match Site::build(&build) {
         Ok(site) => {

@@ -72,6 +72,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let build = Build {
         source: source.clone(),
         drafts: args.drafts,
+        precompress: true,
     };
     let first = build.clone();
     let site = tokio::task::spawn_blocking(move || Site::build(&first))

@@ -53,6 +53,9 @@ pub struct Build {
     pub source: Source,
     /// Show drafts and posts scheduled for later (`serve --drafts`, for previewing).
     pub drafts: bool,
+    /// Make the gzip and brotli forms of every page (to serve them); a static export
+    /// does without.
+    pub precompress: bool,
 }
 
 impl Site {
@@ -60,7 +63,7 @@ impl Site {
     pub fn build(build: &Build) -> Result<Site, Problems> {
         let started = Instant::now();
         let content = Content::load(build.source.clone())?;
-        let (rendered, timings) = render::render(&content, build.drafts)?;
+        let (rendered, timings) = render::render(&content, build)?;
         Ok(Site {
             source: content.source,
             revision: content.revision,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use minijinja::{Environment, ErrorKind, Value, context};
 use serde::Serialize;
 
+use super::Build;
 use super::autolink::Autolinker;
 use super::content::{Content, ContentError, Problems, line_column};
 use super::feed;
@@ -79,7 +80,7 @@ pub struct Timings {
 
 /// Renders `content`, the PDF beside the pages on another thread; every problem found is
 /// reported.
-pub fn render(content: &Content, drafts: bool) -> Result<(Rendered, Timings), Problems> {
+pub fn render(content: &Content, build: &Build) -> Result<(Rendered, Timings), Problems> {
     let timed = |f: &dyn Fn() -> Result<Page, ContentError>| {
         let started = Instant::now();
         (f(), started.elapsed())
@@ -87,7 +88,7 @@ pub fn render(content: &Content, drafts: bool) -> Result<(Rendered, Timings), Pr
     let ((pdf, pdf_took), (pages, pages_took)) = std::thread::scope(|scope| {
         let pdf = scope.spawn(|| timed(&|| pdf_page(content)));
         let started = Instant::now();
-        let pages = pages(content, drafts);
+        let pages = pages(content, build);
         let pages_took = started.elapsed();
         let pdf = pdf.join().unwrap_or_else(|_| {
             let why = ContentError::at("resume.typ", None, "the PDF renderer panicked");
@@ -114,7 +115,15 @@ pub fn render(content: &Content, drafts: bool) -> Result<(Rendered, Timings), Pr
 }
 
 /// Renders everything but the PDF.
-fn pages(content: &Content, drafts: bool) -> Result<Rendered, Problems> {
+fn pages(content: &Content, build: &Build) -> Result<Rendered, Problems> {
+    let drafts = build.drafts;
+    let make = |body: Vec<u8>, kind: &'static str| {
+        if build.precompress {
+            Page::new(body, kind)
+        } else {
+            Page::uncompressed(body, kind)
+        }
+    };
     let site_file = content.file_name("site.toml");
     let linker = Autolinker::new(
         content
@@ -139,7 +148,7 @@ fn pages(content: &Content, drafts: bool) -> Result<Rendered, Problems> {
         .iter()
         .map(|(p, b)| (p.as_str(), b.as_slice(), false));
     for (name, bytes, builtin) in builtin.chain(statics) {
-        let page = Page::new(bytes.to_vec(), content_type(name));
+        let page = make(bytes.to_vec(), content_type(name));
         let hashed = hashed_path(name, bytes);
         routes.insert(hashed.clone().into(), page.clone().immutable());
         // The user's files keep their own address too; the theme's only have the hashed
@@ -151,7 +160,7 @@ fn pages(content: &Content, drafts: bool) -> Result<Rendered, Problems> {
     }
     routes
         .entry("/robots.txt".into())
-        .or_insert_with(|| Page::new(ROBOTS, "text/plain; charset=utf-8"));
+        .or_insert_with(|| make(ROBOTS.into(), "text/plain; charset=utf-8"));
 
     let env = environment(content, asset_urls)?;
     let base_url = content.site.base_url();
@@ -173,7 +182,7 @@ fn pages(content: &Content, drafts: bool) -> Result<Rendered, Problems> {
             }
         });
         match linked {
-            Ok(html) => Some(Page::new(html, "text/html; charset=utf-8")),
+            Ok(html) => Some(make(html.into_bytes(), "text/html; charset=utf-8")),
             Err(p) => {
                 problems.push(p);
                 None
@@ -270,7 +279,7 @@ fn pages(content: &Content, drafts: bool) -> Result<Rendered, Problems> {
     for (slug, file, bytes) in &content.post_files {
         if posts.iter().any(|p| &p.slug == slug) {
             let path = format!("/blog/{}/{}", slug.as_str(), encode_path(file));
-            routes.insert(path.into(), Page::new(bytes.clone(), content_type(file)));
+            routes.insert(path.into(), make(bytes.clone(), content_type(file)));
         }
     }
     let page_count = posts.len().div_ceil(POSTS_PER_PAGE).max(1);
@@ -362,8 +371,8 @@ fn pages(content: &Content, drafts: bool) -> Result<Rendered, Problems> {
     let author = content.site.author.as_deref().or(content.resume.name());
     routes.insert(
         "/feed.xml".into(),
-        Page::new(
-            feed::atom(&content.site.title, author, origin, &posts),
+        make(
+            feed::atom(&content.site.title, author, origin, &posts).into_bytes(),
             "application/atom+xml; charset=utf-8",
         ),
     );
@@ -384,7 +393,10 @@ fn pages(content: &Content, drafts: bool) -> Result<Rendered, Problems> {
         .collect();
     routes.insert(
         "/sitemap.xml".into(),
-        Page::new(feed::sitemap(&map), "application/xml; charset=utf-8"),
+        make(
+            feed::sitemap(&map).into_bytes(),
+            "application/xml; charset=utf-8",
+        ),
     );
 
     let missing = PageInfo {

@@ -34,13 +34,7 @@ impl Page {
     /// Wraps rendered bytes; the ETag is derived from them, and text is compressed.
     pub fn new(body: impl Into<Bytes>, content_type: &'static str) -> Self {
         let body = body.into();
-        let digest = Sha256::digest(&body);
-        let hex = hex(&digest[..10]);
-        // Strong, so each encoding has its own: they are different bytes.
-        let etags = ["", "-gz", "-br"].map(|suffix| {
-            HeaderValue::try_from(format!("\"{hex}{suffix}\""))
-                .unwrap_or(HeaderValue::from_static("\"0\""))
-        });
+        let etags = etags(&body);
         let compressible = is_compressible(content_type) && body.len() > 256;
         let worth = |c: Vec<u8>| (c.len() * 10 < body.len() * 9).then(|| Bytes::from(c));
         Self {
@@ -55,6 +49,16 @@ impl Page {
             cache_control: REVALIDATE,
             extra: None,
         }
+    }
+
+    /// Wraps bytes that will not be served over HTTP (a static export): no compressed
+    /// forms are made.
+    pub fn uncompressed(body: impl Into<Bytes>, content_type: &'static str) -> Self {
+        let mut page = Self::new(Bytes::new(), content_type);
+        let body = body.into();
+        page.etags = etags(&body);
+        page.body = body;
+        page
     }
 
     /// Marks the page as never changing at its address (the address carries its hash).
@@ -125,6 +129,15 @@ impl Page {
         }
         response
     }
+}
+
+/// Strong validators, so each encoding has its own: they are different bytes.
+fn etags(body: &[u8]) -> [HeaderValue; 3] {
+    let hex = hex(&Sha256::digest(body)[..10]);
+    ["", "-gz", "-br"].map(|suffix| {
+        HeaderValue::try_from(format!("\"{hex}{suffix}\""))
+            .unwrap_or(HeaderValue::from_static("\"0\""))
+    })
 }
 
 /// Lower-case hexadecimal, for validators and revisions made from digests.
