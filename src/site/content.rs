@@ -1,5 +1,6 @@
 //! The content folder: where it is, what it holds, and which revision it is at.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -285,6 +286,7 @@ impl Content {
         let mut statics = Vec::new();
         let mut posts: Vec<Post> = Vec::new();
         let mut post_dirs: Vec<(String, Slug)> = Vec::new();
+        let mut sources: Vec<(&str, &str, Option<&str>, String)> = Vec::new();
         for (path, bytes) in &files.0 {
             if let Some(file) = path.strip_prefix("pages/") {
                 let Some(slug) = file.strip_suffix(".md") else {
@@ -310,26 +312,30 @@ impl Content {
                         None => continue,
                     },
                 };
-                let Some(text) = text(path, &mut problems) else {
-                    continue;
-                };
-                match Post::parse(&name(path), stem, &text) {
-                    Ok(post) => {
-                        if posts.iter().any(|p| p.slug == post.slug) {
-                            problems.push(ContentError::at(
-                                &name(path),
-                                None,
-                                format!("another post has the slug {:?}", post.slug.as_str()),
-                            ));
-                            continue;
-                        }
-                        if let Some(dir) = dir {
-                            post_dirs.push((dir.to_owned(), post.slug.clone()));
-                        }
-                        posts.push(post);
-                    }
-                    Err(p) => problems.push(p),
+                if let Some(text) = text(path, &mut problems) {
+                    sources.push((path.as_str(), stem, dir, text));
                 }
+            }
+        }
+        // Rendering posts' Markdown is most of loading a big blog: spread it over the cores.
+        let parsed = on_all_cores(&sources, |(path, stem, _, text)| {
+            Post::parse(&name(path), stem, text)
+        });
+        let mut slugs = HashSet::new();
+        for ((path, _, dir, _), parsed) in sources.iter().zip(parsed) {
+            match parsed {
+                Ok(post) if !slugs.insert(post.slug.clone()) => problems.push(ContentError::at(
+                    &name(path),
+                    None,
+                    format!("another post has the slug {:?}", post.slug.as_str()),
+                )),
+                Ok(post) => {
+                    if let Some(dir) = dir {
+                        post_dirs.push(((*dir).to_owned(), post.slug.clone()));
+                    }
+                    posts.push(post);
+                }
+                Err(p) => problems.push(p),
             }
         }
         posts.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.slug.cmp(&b.slug)));
@@ -366,6 +372,23 @@ impl Content {
             Source::Dir(dir) => dir.join(file).display().to_string(),
         }
     }
+}
+
+/// `f` applied to every item, on as many threads as there are cores, in order.
+fn on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Page names become paths (`pages/uses.md` is `/uses`), so they are kept simple, and
