@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::Build;
 use super::autolink::Autolinker;
-use super::content::{Content, ContentError, Problems, line_column};
+use super::content::{Content, ContentError, Problems, line_column, on_all_cores};
 use super::feed;
 use super::pdf::{self, PdfOptions};
 use super::post::{Post, tag_slug};
@@ -166,28 +166,25 @@ fn pages(content: &Content, build: &Build) -> Result<Rendered, Problems> {
     let base_url = content.site.base_url();
     let absolute = |path: &str| base_url.map(|b| format!("{b}{path}"));
     let mut problems = Vec::new();
-    let mut html = |template: &str, page: PageInfo, extra: Value, autolink: bool| {
-        let ctx = context! { page => &page, ..extra };
-        let rendered = env
+    let render_one = |template: &str, page: &PageInfo, extra: Value, autolink: bool| {
+        let ctx = context! { page => page, ..extra };
+        let html = env
             .get_template(template)
             .and_then(|t| t.render(&ctx))
-            .map_err(|e| template_problem(content, &e));
-        let linked = rendered.and_then(|html| {
-            if autolink && !linker.is_empty() {
-                linker.apply(&html).map_err(|e| {
-                    ContentError::at(&content.file_name(template), None, e.to_string())
-                })
-            } else {
-                Ok(html)
-            }
-        });
-        match linked {
-            Ok(html) => Some(make(html.into_bytes(), "text/html; charset=utf-8")),
-            Err(p) => {
-                problems.push(p);
-                None
-            }
-        }
+            .map_err(|e| template_problem(content, &e))?;
+        let html = if autolink && !linker.is_empty() {
+            linker
+                .apply(&html)
+                .map_err(|e| ContentError::at(&content.file_name(template), None, e.to_string()))?
+        } else {
+            html
+        };
+        Ok::<_, ContentError>(make(html.into_bytes(), "text/html; charset=utf-8"))
+    };
+    let mut html = |template: &str, page: PageInfo, extra: Value, autolink: bool| {
+        render_one(template, &page, extra, autolink)
+            .map_err(|p| problems.push(p))
+            .ok()
     };
 
     let resume = &content.resume;
@@ -257,7 +254,10 @@ fn pages(content: &Content, build: &Build) -> Result<Rendered, Problems> {
             html => Value::from_safe_string(p.html.clone()),
         }
     };
-    for (i, post) in posts.iter().enumerate() {
+    // The posts are most of a big blog: rendered on every core.
+    let indices: Vec<usize> = (0..posts.len()).collect();
+    let rendered = on_all_cores(&indices, |&i| {
+        let post = posts[i];
         let path = format!("/blog/{}", post.slug.as_str());
         let info = PageInfo {
             path: &path,
@@ -271,10 +271,17 @@ fn pages(content: &Content, build: &Build) -> Result<Rendered, Problems> {
             newer => i.checked_sub(1).and_then(|n| posts.get(n)).map(|p| post_ctx(p)),
             older => posts.get(i + 1).map(|p| post_ctx(p)),
         };
-        if let Some(page) = html("post.html", info, extra, post.autolink) {
-            routes.insert(path.clone().into(), page);
+        render_one("post.html", &info, extra, post.autolink).map(|page| (path, page))
+    });
+    let mut post_problems = Vec::new();
+    for (post, rendered) in posts.iter().zip(rendered) {
+        match rendered {
+            Ok((path, page)) => {
+                routes.insert(path.clone().into(), page);
+                sitemap.push((path, Some(post.updated.unwrap_or(post.date))));
+            }
+            Err(problem) => post_problems.push(problem),
         }
-        sitemap.push((path, Some(post.updated.unwrap_or(post.date))));
     }
     for (slug, file, bytes) in &content.post_files {
         if posts.iter().any(|p| &p.slug == slug) {
@@ -407,6 +414,7 @@ fn pages(content: &Content, build: &Build) -> Result<Rendered, Problems> {
         kind: "not_found",
     };
     let not_found = html("not_found.html", missing, context! {}, false);
+    problems.append(&mut post_problems);
     match not_found {
         Some(not_found) if problems.is_empty() => Ok(Rendered {
             routes,
