@@ -127,8 +127,19 @@ static HIGHLIGHTER: LazyLock<SyntectAdapter> = LazyLock::new(|| {
 /// the page around the code.
 const CLASS_PREFIX: &str = "hl-";
 
-/// The stylesheet for highlighted code: a light theme, and a dark one for dark mode.
+/// The stylesheet for highlighted code: a light theme, a dark one, or both with the dark
+/// one for dark mode (`None`).
 pub fn highlight_css(dark_only: Option<bool>) -> String {
+    let (light, dark) = &*HIGHLIGHT_CSS;
+    match dark_only {
+        Some(false) => light.clone(),
+        Some(true) => dark.clone(),
+        None => format!("{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"),
+    }
+}
+
+/// The light and dark highlighting rules, made once: loading the themes is not cheap.
+static HIGHLIGHT_CSS: LazyLock<(String, String)> = LazyLock::new(|| {
     use syntect::highlighting::ThemeSet;
     use syntect::html::{ClassStyle, css_for_theme_with_class_style};
     let themes = ThemeSet::load_defaults();
@@ -144,13 +155,8 @@ pub fn highlight_css(dark_only: Option<bool>) -> String {
             })
             .unwrap_or_default()
     };
-    let (light, dark) = (css("InspiredGitHub"), css("base16-ocean.dark"));
-    match dark_only {
-        Some(false) => light,
-        Some(true) => dark,
-        None => format!("{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"),
-    }
-}
+    (css("InspiredGitHub"), css("base16-ocean.dark"))
+});
 
 #[cfg(test)]
 mod tests {

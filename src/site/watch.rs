@@ -21,12 +21,14 @@ pub async fn reload(app: &App, build: Build) {
     match built {
         Ok(Ok(site)) => {
             let (pages, bytes) = site.size();
-            let (revision, took) = (site.revision.clone(), site.took);
+            let (revision, took, timings) = (site.revision.clone(), site.took, site.timings);
             // Swapped in before it is logged, so whoever reads the log sees the new site.
             app.replace_site(site);
             tracing::info!(
                 content.revision = %revision,
-                duration_ms = took.as_millis() as u64,
+                duration_ms = took.as_secs_f64() * 1000.0,
+                pages_ms = timings.pages.as_secs_f64() * 1000.0,
+                pdf_ms = timings.pdf.as_secs_f64() * 1000.0,
                 pages,
                 size_bytes = bytes,
                 "content rendered"
