@@ -61,9 +61,15 @@ pub struct Build {
 impl Site {
     /// Loads and renders the site, reporting every problem in the content.
     pub fn build(build: &Build) -> Result<Site, Problems> {
+        Self::rebuild(build, None)
+    }
+
+    /// Like [`Site::build`], reusing what `previous` rendered where the bytes are the same.
+    pub fn rebuild(build: &Build, previous: Option<&Site>) -> Result<Site, Problems> {
         let started = Instant::now();
         let content = Content::load(build.source.clone())?;
-        let (rendered, timings) = render::render(&content, build)?;
+        let previous = previous.map(|site| &site.routes);
+        let (rendered, timings) = render::render(&content, build, previous)?;
         Ok(Site {
             source: content.source,
             revision: content.revision,

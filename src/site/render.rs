@@ -80,7 +80,11 @@ pub struct Timings {
 
 /// Renders `content`, the PDF beside the pages on another thread; every problem found is
 /// reported.
-pub fn render(content: &Content, build: &Build) -> Result<(Rendered, Timings), Problems> {
+pub fn render(
+    content: &Content,
+    build: &Build,
+    previous: Option<&HashMap<Box<str>, Page>>,
+) -> Result<(Rendered, Timings), Problems> {
     let timed = |f: &dyn Fn() -> Result<Page, ContentError>| {
         let started = Instant::now();
         (f(), started.elapsed())
@@ -88,7 +92,7 @@ pub fn render(content: &Content, build: &Build) -> Result<(Rendered, Timings), P
     let ((pdf, pdf_took), (pages, pages_took)) = std::thread::scope(|scope| {
         let pdf = scope.spawn(|| timed(&|| pdf_page(content)));
         let started = Instant::now();
-        let pages = pages(content, build);
+        let pages = pages(content, build, previous);
         let pages_took = started.elapsed();
         let pdf = pdf.join().unwrap_or_else(|_| {
             let why = ContentError::at("resume.typ", None, "the PDF renderer panicked");
@@ -115,13 +119,25 @@ pub fn render(content: &Content, build: &Build) -> Result<(Rendered, Timings), P
 }
 
 /// Renders everything but the PDF.
-fn pages(content: &Content, build: &Build) -> Result<Rendered, Problems> {
+fn pages(
+    content: &Content,
+    build: &Build,
+    previous: Option<&HashMap<Box<str>, Page>>,
+) -> Result<Rendered, Problems> {
     let drafts = build.drafts;
+    // What the last render made, by bytes: unchanged pages are not compressed again.
+    let cache: HashMap<(&HeaderValue, &str), &Page> = previous
+        .iter()
+        .flat_map(|routes| routes.values())
+        .map(|p| ((p.tag(), p.content_type()), p))
+        .collect();
     let make = |body: Vec<u8>, kind: &'static str| {
-        if build.precompress {
-            Page::new(body, kind)
-        } else {
-            Page::uncompressed(body, kind)
+        if !build.precompress {
+            return Page::uncompressed(body, kind);
+        }
+        match cache.get(&(&Page::tag_of(&body), kind)) {
+            Some(page) => page.reuse(),
+            None => Page::new(body, kind),
         }
     };
     let site_file = content.file_name("site.toml");

@@ -17,7 +17,8 @@ const QUIET: Duration = Duration::from_millis(150);
 
 /// Renders the site again and swaps it in, or records why it could not.
 pub async fn reload(app: &App, build: Build) {
-    let built = tokio::task::spawn_blocking(move || Site::build(&build)).await;
+    let previous = app.site();
+    let built = tokio::task::spawn_blocking(move || Site::rebuild(&build, Some(&previous))).await;
     match built {
         Ok(Ok(site)) => {
             let (pages, bytes) = site.size();

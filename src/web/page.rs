@@ -61,6 +61,27 @@ impl Page {
         page
     }
 
+    /// This page again, for another address: the same bytes and compressed forms,
+    /// revalidated, without its own extra header. Re-rendering reuses pages whose bytes
+    /// did not change instead of compressing them again.
+    pub fn reuse(&self) -> Self {
+        let mut page = self.clone();
+        page.cache_control = REVALIDATE;
+        page.extra = None;
+        page
+    }
+
+    /// The strong validator of the uncompressed bytes: equal tags, equal bytes.
+    pub fn tag(&self) -> &HeaderValue {
+        &self.etags[0]
+    }
+
+    /// The tag a page of `body` would have.
+    pub fn tag_of(body: &[u8]) -> HeaderValue {
+        let [tag, _, _] = etags(body);
+        tag
+    }
+
     /// Marks the page as never changing at its address (the address carries its hash).
     pub fn immutable(mut self) -> Self {
         self.cache_control = IMMUTABLE;
@@ -264,6 +285,26 @@ mod tests {
         let plain = page.respond(&HeaderMap::new());
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
         assert_eq!(plain.headers()[header::VARY], "accept-encoding");
+    }
+
+    #[test]
+    fn a_reused_page_keeps_its_compressed_forms_but_not_its_caching() {
+        let body = "<p>hello, world</p>\n".repeat(100);
+        let page = Page::new(body.clone(), "text/html; charset=utf-8")
+            .immutable()
+            .with_header(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("inline"),
+            );
+        assert_eq!(Page::tag_of(body.as_bytes()), page.tag());
+        let again = page.reuse();
+        assert_eq!(
+            again.br.as_ref().map(|b| b.as_ptr()),
+            page.br.as_ref().map(|b| b.as_ptr())
+        );
+        assert_eq!(again.cache_control, REVALIDATE);
+        assert!(again.extra.is_none());
+        assert_eq!(again.etags, page.etags);
     }
 
     #[test]
