@@ -15,7 +15,8 @@ pub enum Mode {
     Pass,
     /// Close every connection and refuse new ones.
     Cut,
-    /// Keep connections open, swallow what the client sends, send nothing back.
+    /// Close the connections opened before; keep new ones open, swallow what the client
+    /// sends, send nothing back.
     Hang,
 }
 
@@ -25,7 +26,10 @@ pub struct Proxy {
     /// Where clients connect.
     pub addr: SocketAddr,
     mode: watch::Sender<Mode>,
-    /// Notified whenever a client sends bytes while the proxy hangs.
+    /// Notified whenever a client sends bytes on a connection opened while the proxy
+    /// hangs. Connections opened before are closed when it starts hanging, so whatever
+    /// they had left to send (a pool's bookkeeping after a query) cannot pass for a new
+    /// request's query.
     pub swallowed: Arc<Notify>,
 }
 
@@ -45,7 +49,8 @@ impl Proxy {
                     drop(client);
                     continue;
                 }
-                tokio::spawn(relay(client, upstream, rx, notify.clone()));
+                let opened_hanging = *rx.borrow() == Mode::Hang;
+                tokio::spawn(relay(client, upstream, rx, notify.clone(), opened_hanging));
             }
         });
         Proxy {
@@ -66,6 +71,7 @@ async fn relay(
     upstream: SocketAddr,
     mut mode: watch::Receiver<Mode>,
     swallowed: Arc<Notify>,
+    opened_hanging: bool,
 ) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
@@ -78,6 +84,7 @@ async fn relay(
         let current = *mode.borrow();
         match current {
             Mode::Cut => return,
+            Mode::Hang if !opened_hanging => return,
             Mode::Hang => {
                 tokio::select! {
                     n = from_client.read(&mut up) => match n {
