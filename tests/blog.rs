@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Server, Start, content_files};
+use common::{Server, content_files, serve_content as serve};
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 
@@ -19,16 +19,6 @@ const RESUME: &str = r#"{"basics": {"name": "Bo Logger"}}"#;
 
 fn post(title: &str, date: &str, extra: &str, body: &str) -> String {
     format!("+++\ntitle = \"{title}\"\ndate = {date}\n{extra}\n+++\n{body}\n")
-}
-
-async fn serve(dir: &Path, extra: &[&str]) -> Server {
-    let mut args = vec!["--content", dir.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    Server::start(Start {
-        args,
-        ..Start::default()
-    })
-    .await
 }
 
 async fn page(server: &Server, path: &str) -> (StatusCode, String) {

@@ -7,23 +7,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, Start, client, content_files};
+use common::{Server, Start, client, content_files, serve_content as serve};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG};
 
 const FULL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/site-full");
 const FULL_RESUME: &str = include_str!("fixtures/resume-full.json");
 const MINIMAL_RESUME: &str = include_str!("fixtures/resume-minimal.json");
-
-async fn serve(content: &Path, extra: &[&str]) -> Server {
-    let mut args = vec!["--content", content.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    Server::start(Start {
-        args,
-        ..Start::default()
-    })
-    .await
-}
 
 async fn body(server: &Server, path: &str) -> String {
     let response = server.get(path).await;

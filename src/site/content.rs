@@ -243,10 +243,7 @@ impl Content {
             Source::Builtin => format!("builtin-{}", crate::telemetry::VERSION),
             Source::Dir(dir) => git_revision(dir).unwrap_or_else(|| files.digest()),
         };
-        let name = |file: &str| match &source {
-            Source::Builtin => format!("(built-in)/{file}"),
-            Source::Dir(dir) => dir.join(file).display().to_string(),
-        };
+        let name = |file: &str| source.file_name(file);
         let mut problems = Vec::new();
         let text = |file: &str, problems: &mut Vec<ContentError>| -> Option<String> {
             let bytes = files.text(file)?;
@@ -367,7 +364,14 @@ impl Content {
 
     /// The name a file of this content has in messages: its path, as a user would type it.
     pub fn file_name(&self, file: &str) -> String {
-        match &self.source {
+        self.source.file_name(file)
+    }
+}
+
+impl Source {
+    /// The name a file of this content has in messages: its path, as a user would type it.
+    pub fn file_name(&self, file: &str) -> String {
+        match self {
             Source::Builtin => format!("(built-in)/{file}"),
             Source::Dir(dir) => dir.join(file).display().to_string(),
         }

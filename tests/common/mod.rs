@@ -57,6 +57,17 @@ pub fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// `hearth serve --content DIR` with `extra` flags.
+pub async fn serve_content(dir: &Path, extra: &[&str]) -> Server {
+    let mut args = vec!["--content", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start(Start {
+        args,
+        ..Start::default()
+    })
+    .await
+}
+
 /// A content folder holding `site.toml` and `resume.json`.
 pub fn content_dir(site_toml: &str, resume_json: &str) -> tempfile::TempDir {
     content_files(&[("site.toml", site_toml), ("resume.json", resume_json)])
