@@ -5,7 +5,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::config::Config;
 use crate::db::Db;
 use crate::ops::metrics::Metrics;
-use crate::site::{Problems, Site};
+use crate::site::{Build, Problems, Site};
 
 /// Everything a request or a background job needs. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -22,6 +22,13 @@ pub struct App {
     site: Arc<RwLock<Current>>,
     /// Wakes whoever waits for a new site.
     site_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// How the site is rendered again after a change.
+    pub build: Build,
+    /// Held by whatever changes the content folder (publishing, the webhook's pull), so
+    /// two changes never interleave.
+    pub content_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The GitHub webhook's deliveries and pulls.
+    pub webhook: Arc<crate::publish::webhook::Hook>,
 }
 
 /// The site being served, and the problems of a newer content that did not render.
@@ -33,8 +40,11 @@ struct Current {
 
 impl App {
     /// Assembles the state.
-    pub fn new(config: Config, db: Db, site: Site, metrics: Metrics) -> Self {
+    pub fn new(config: Config, db: Db, site: Site, metrics: Metrics, build: Build) -> Self {
         Self {
+            build,
+            content_lock: Arc::default(),
+            webhook: Arc::default(),
             config: Arc::new(config),
             db,
             metrics,
@@ -65,6 +75,11 @@ impl App {
         current.failed = None;
         drop(current);
         self.site_changed.send_modify(|n| *n += 1);
+    }
+
+    /// Renders the content again and swaps it in (or records why it could not).
+    pub async fn rerender(&self) {
+        crate::site::watch::reload(self, self.build.clone()).await;
     }
 
     /// Completes when the site is next replaced (a future made now sees a replacement

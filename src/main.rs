@@ -9,6 +9,7 @@ use hearth::config::{Config, LoadOptions};
 use hearth::telemetry;
 
 fn main() -> ExitCode {
+    hearth::install_tls_provider();
     let cli = Cli::parse();
     let options = LoadOptions {
         file: cli.config.clone(),

@@ -162,6 +162,36 @@ async fn a_scheduled_post_appears_when_its_time_comes_without_a_restart() {
 }
 
 #[tokio::test]
+async fn build_schedule_re_renders_what_no_event_announced() {
+    let dir = blog(&[]);
+    // Every two seconds (six fields: seconds first); no --watch, so only the schedule
+    // can pick up the new file.
+    let mut server = common::Server::start(common::Start {
+        args: vec!["--content", dir.path().to_str().unwrap()],
+        env: vec![("HEARTH_BUILD_SCHEDULE", "*/2 * * * * *".to_owned())],
+        ..common::Start::default()
+    })
+    .await;
+    std::fs::write(
+        dir.path().join("posts/unannounced.md"),
+        post("Unannounced", "2026-04-01", "", "Found on schedule."),
+    )
+    .unwrap();
+    let mark = server.mark();
+    server
+        .wait_for_log_since(mark, |l| l.contains("scheduled re-render"))
+        .await;
+    // Any render logged from here on started after the file was written.
+    let mark = server.mark();
+    server
+        .wait_for_log_since(mark, |l| l.contains("content rendered"))
+        .await;
+    let (status, html) = page(&server, "/blog/unannounced").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Found on schedule."));
+}
+
+#[tokio::test]
 async fn the_list_is_paginated() {
     let many: Vec<(String, String)> = (1..=11)
         .map(|i| {

@@ -8,6 +8,7 @@ mod common;
 use std::process::Stdio;
 
 use common::{Engine, Server, Start, TestDb, hearth, run, text};
+use hearth::db::migrations::SCHEMA_VERSION as LATEST;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// One test per engine for each check written once: `sqlite::check`, `postgres::check`,
@@ -63,18 +64,31 @@ async fn applies_reports_and_is_idempotent(engine: Engine) {
     let (ok, stdout, stderr) = migrate(&db, &[]).await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("applied    2 create_audit_log"), "{stdout}");
-    assert!(stdout.contains("schema is at version 2"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("schema is at version {LATEST}")),
+        "{stdout}"
+    );
 
     let (ok, stdout, _) = migrate(&db, &[]).await;
     assert!(ok);
-    assert_eq!(stdout.trim(), "nothing to apply: schema is at version 2");
+    assert_eq!(
+        stdout.trim(),
+        format!("nothing to apply: schema is at version {LATEST}")
+    );
 
     let (_, stdout, _) = migrate(&db, &["status"]).await;
-    assert_eq!(stdout.matches(" applied ").count(), 2, "{stdout}");
-    assert!(stdout.contains("schema version 2 (current)"), "{stdout}");
+    assert_eq!(
+        stdout.matches(" applied ").count() as i64,
+        LATEST,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("schema version {LATEST} (current)")),
+        "{stdout}"
+    );
     assert_eq!(
         db.query_i64("SELECT COUNT(*) FROM hearth_migrations").await,
-        2
+        LATEST
     );
     // The run is in the audit log, once.
     assert_eq!(
@@ -126,7 +140,7 @@ async fn two_runners_at_once(engine: Engine) {
     );
     assert_eq!(
         db.query_i64("SELECT COUNT(*) FROM hearth_migrations").await,
-        2
+        LATEST
     );
     assert_eq!(
         db.query_i64("SELECT COUNT(*) FROM leases").await,
@@ -201,7 +215,10 @@ async fn wait_times_out_then_succeeds_once_migrated() {
         .unwrap()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ready: schema version 2 (current)"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("ready: schema version {LATEST} (current)"))
+    );
 }
 
 async fn serve_refuses_an_old_schema(engine: Engine) {
@@ -212,18 +229,18 @@ async fn serve_refuses_an_old_schema(engine: Engine) {
 
     let out = run(dir.path(), &serve, &env).await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).1.contains(
-        "the database has no schema yet; this hearth needs version 2: run `hearth migrate`"
-    ));
+    assert!(text(&out).1.contains(&format!(
+        "the database has no schema yet; this hearth needs version {LATEST}: run `hearth migrate`"
+    )));
 
     migrate(&db, &["--to", "1"]).await;
     let out = run(dir.path(), &serve, &env).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out).1;
     assert!(
-        stderr.contains(
-            "error: schema version 1 is older than the 2 this hearth needs: run `hearth migrate`"
-        ),
+        stderr.contains(&format!(
+            "error: schema version 1 is older than the {LATEST} this hearth needs: run `hearth migrate`"
+        )),
         "{stderr}"
     );
 }
@@ -234,10 +251,11 @@ async fn serve_refuses_an_old_schema(engine: Engine) {
 async fn serve_runs_on_a_newer_compatible_schema_only() {
     let db = TestDb::new(Engine::Postgres).await;
     migrate(&db, &[]).await;
-    db.execute(
+    db.execute(&format!(
         "INSERT INTO hearth_migrations (version, name, checksum, compatible_from, applied_at, duration_ms) \
-         VALUES (3, 'add_column_from_the_future', 'x', 2, 0, 0)",
-    )
+         VALUES ({}, 'add_column_from_the_future', 'x', {LATEST}, 0, 0)",
+        LATEST + 1
+    ))
     .await;
     let server = Server::start(Start {
         env: db.env(),
@@ -245,13 +263,15 @@ async fn serve_runs_on_a_newer_compatible_schema_only() {
     })
     .await;
     let ready: serde_json::Value = server.get("/ready").await.json().await.unwrap();
-    assert_eq!(ready["schema_version"], 3);
+    assert_eq!(ready["schema_version"], LATEST + 1);
     drop(server);
 
-    db.execute(
+    db.execute(&format!(
         "INSERT INTO hearth_migrations (version, name, checksum, compatible_from, applied_at, duration_ms) \
-         VALUES (4, 'drop_column_from_the_past', 'x', 3, 0, 0)",
-    )
+         VALUES ({}, 'drop_column_from_the_past', 'x', {}, 0, 0)",
+        LATEST + 2,
+        LATEST + 1
+    ))
     .await;
     let dir = tempfile::tempdir().unwrap();
     let out = run(
@@ -261,11 +281,11 @@ async fn serve_runs_on_a_newer_compatible_schema_only() {
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out)
-            .1
-            .contains("schema version 4 needs a hearth that knows at least version 3")
-    );
+    assert!(text(&out).1.contains(&format!(
+        "schema version {} needs a hearth that knows at least version {}",
+        LATEST + 2,
+        LATEST + 1
+    )));
     let (_, stdout, _) = migrate(&db, &["status"]).await;
     assert!(stdout.contains("applied by a newer hearth"), "{stdout}");
 }

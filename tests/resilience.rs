@@ -36,6 +36,7 @@ async fn served_through_proxy(extra_env: Vec<(&'static str, String)>) -> (TestDb
 /// GETs a probe and reads its JSON body (`null` if there is none). The client's
 /// patience bounds the answer: a probe must answer well within it.
 async fn probe(server: &Server, path: &str) -> (StatusCode, serde_json::Value) {
+    hearth::install_tls_provider();
     let response = reqwest::Client::builder()
         .timeout(Duration::from_secs(4))
         .build()

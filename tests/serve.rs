@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Server, Start, client};
+use hearth::db::migrations::SCHEMA_VERSION;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 
@@ -20,7 +21,7 @@ async fn ping_ready_and_health_answer() {
     let ready = server.get("/ready").await;
     assert_eq!(ready.status(), StatusCode::OK);
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(body["schema_version"], 2);
+    assert_eq!(body["schema_version"], SCHEMA_VERSION);
 
     let health = server.get("/health").await;
     assert_eq!(health.status(), StatusCode::OK);
@@ -37,7 +38,7 @@ async fn ping_ready_and_health_answer() {
         body["checks"]["database"]["detail"]
             .as_str()
             .unwrap()
-            .contains("sqlite, schema version 2")
+            .contains(&format!("sqlite, schema version {SCHEMA_VERSION}"))
     );
     assert!(
         body["checks"]["content"]["detail"]
@@ -82,7 +83,7 @@ async fn metrics_use_route_templates_and_cover_the_process() {
             r#"hearth_build_info{{version="{}",revision="#,
             env!("CARGO_PKG_VERSION")
         ),
-        "hearth_schema_version 2",
+        &format!("hearth_schema_version {SCHEMA_VERSION}"),
         "process_resident_memory_bytes ",
         "process_cpu_seconds_total ",
         "process_open_fds ",
@@ -183,6 +184,7 @@ async fn pages_are_secure_cacheable_and_compressed() {
             .unwrap();
         assert_eq!(raw.headers()[CONTENT_ENCODING], encoding);
         assert!(raw.bytes().await.unwrap().len() < body.len());
+        hearth::install_tls_provider();
         let decoding = reqwest::Client::builder()
             .gzip(encoding == "gzip")
             .brotli(encoding == "br")

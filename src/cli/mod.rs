@@ -3,7 +3,9 @@
 pub mod build;
 pub mod config;
 pub mod migrate;
+pub mod publish;
 pub mod serve;
+pub mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,10 @@ pub enum Command {
     Migrate(migrate::Args),
     /// Render the site without serving it; `--check` reports every problem in the content
     Build(build::Args),
+    /// Publish a Markdown post to a hearth server, or queue it while offline
+    Publish(publish::Args),
+    /// Create, list and revoke the API tokens that publish posts
+    Token(token::Args),
     /// Print the effective configuration, secrets redacted, with where each value came from
     Config(config::Args),
 }
@@ -71,5 +77,30 @@ pub async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(args, loaded.config).await,
         Command::Build(args) => build::run(args, loaded.config),
         Command::Config(args) => config::run(args, &loaded),
+        Command::Token(args) => token::run(args, loaded.config).await,
+        Command::Publish(args) => publish::run(args).await,
     }
+}
+
+/// Opens the database for a command that reads or writes rows. SQLite is migrated first,
+/// as `serve` would (nobody else can); a server database must be at a schema this binary
+/// runs on, or the command stops saying to run `hearth migrate`.
+pub async fn open_database(config: &crate::config::Config) -> anyhow::Result<crate::db::Db> {
+    use anyhow::Context;
+    let db = crate::db::Db::connect(&config.database)
+        .await
+        .context("opening the database")?;
+    if config.migrates_on_start() && db.engine() == crate::config::Engine::Sqlite {
+        crate::db::migrate::migrate(&db, None, std::time::Duration::from_secs(60), |_| {})
+            .await
+            .context("migrating the database")?;
+        return Ok(db);
+    }
+    let state = crate::db::schema::SchemaState::check(&db)
+        .await
+        .context("reading the database schema")?;
+    if !state.is_runnable() {
+        anyhow::bail!("{state}");
+    }
+    Ok(db)
 }

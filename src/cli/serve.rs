@@ -99,9 +99,12 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         size_bytes = bytes,
         "content rendered"
     );
-    let app = App::new(config, db.clone(), site, metrics);
+    let app = App::new(config, db.clone(), site, metrics, build.clone());
     site::watch::on_hangup(app.clone(), build.clone());
     site::watch::publish_on_schedule(app.clone(), build.clone());
+    if let Some(schedule) = app.config.build_schedule.clone() {
+        site::watch::rebuild_on_schedule(app.clone(), schedule);
+    }
     let _watcher = match (&source, args.watch) {
         (Source::Dir(_), true) => Some(
             site::watch::watch(app.clone(), build.clone())

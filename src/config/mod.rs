@@ -55,6 +55,23 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// The HTTP server's limits.
     pub server: ServerConfig,
+    /// When to re-render besides content changes.
+    pub build_schedule: Option<crate::schedule::Schedule>,
+    /// Publishing into the content folder.
+    pub publish: PublishConfig,
+    /// The secret GitHub signs webhook deliveries with.
+    pub webhook_secret: Option<SecretString>,
+}
+
+/// Publishing settings.
+#[derive(Debug, Clone)]
+pub struct PublishConfig {
+    /// Whether commits made by publishing are pushed.
+    pub push: bool,
+    /// The remote pushed to and fetched from.
+    pub remote: String,
+    /// The branch pushed to and followed.
+    pub branch: String,
 }
 
 /// Database settings.
@@ -152,6 +169,22 @@ impl Config {
                 shutdown_grace: raw.require("server.shutdown_grace", parse_duration)?,
                 body_limit: raw.require("server.body_limit", parse_size)?,
             },
+            build_schedule: raw
+                .get("build.schedule")
+                .map(|_| raw.require("build.schedule", crate::schedule::Schedule::parse))
+                .transpose()?,
+            publish: PublishConfig {
+                push: raw.require("publish.push", boolean)?,
+                remote: raw.require("publish.remote", git_name)?.to_owned(),
+                branch: raw.require("publish.branch", git_name)?.to_owned(),
+            },
+            webhook_secret: raw
+                .get("webhook.secret")
+                .map(|_| {
+                    raw.require("webhook.secret", non_empty)
+                        .map(SecretString::new)
+                })
+                .transpose()?,
         })
     }
 
@@ -215,6 +248,23 @@ impl Config {
                 "server.body_limit",
                 quoted(&format_size(self.server.body_limit)),
             ),
+            (
+                "build.schedule",
+                self.build_schedule
+                    .as_ref()
+                    .map_or_else(|| quoted("(none)"), |s| quoted(s.as_str())),
+            ),
+            ("publish.push", self.publish.push.to_string()),
+            ("publish.remote", quoted(&self.publish.remote)),
+            ("publish.branch", quoted(&self.publish.branch)),
+            (
+                "webhook.secret",
+                quoted(if self.webhook_secret.is_some() {
+                    "********"
+                } else {
+                    "(none)"
+                }),
+            ),
         ]
     }
 }
@@ -246,6 +296,28 @@ fn non_empty(v: &str) -> Result<&str, &'static str> {
         Err("a path (it is empty)")
     } else {
         Ok(v)
+    }
+}
+
+fn boolean(v: &str) -> Result<bool, &'static str> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("true or false"),
+    }
+}
+
+/// A git remote or branch name: plain enough to pass to git as one argument.
+fn git_name(v: &str) -> Result<&str, &'static str> {
+    let ok = !v.is_empty()
+        && !v.starts_with(['-', '/', '.'])
+        && !v.contains("..")
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
+    if ok {
+        Ok(v)
+    } else {
+        Err("a git remote or branch name (letters, digits, - _ . /)")
     }
 }
 

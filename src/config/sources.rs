@@ -99,6 +99,34 @@ pub const SETTINGS: &[Setting] = &[
         Some("2MiB"),
         "largest request body accepted",
     ),
+    setting(
+        "build.schedule",
+        None,
+        "re-render on this cron schedule too, e.g. `0 * * * *` (default: only on changes)",
+    ),
+    setting(
+        "publish.push",
+        Some("false"),
+        "push the commits that publishing makes in a git content folder",
+    ),
+    setting(
+        "publish.remote",
+        Some("origin"),
+        "the git remote that publishing pushes to and the webhook fetches from",
+    ),
+    setting(
+        "publish.branch",
+        Some("main"),
+        "the branch that publishing pushes to and the webhook follows",
+    ),
+    Setting {
+        secret: true,
+        ..setting(
+            "webhook.secret",
+            None,
+            "the GitHub webhook's secret; `/hooks/github` answers only when it is set",
+        )
+    },
 ];
 
 /// `HEARTH_*` variables that are not settings but are read elsewhere.

@@ -70,7 +70,7 @@ impl Migration {
                 hash.update(b"\n");
             }
         }
-        format!("{:x}", hash.finalize())
+        crate::web::page::hex(&hash.finalize())
     }
 }
 
@@ -87,6 +87,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "create_audit_log",
         compatible_from: 1,
         steps: create_audit_log,
+    },
+    Migration {
+        version: 3,
+        name: "create_api_tokens",
+        compatible_from: 1,
+        steps: create_api_tokens,
     },
 ];
 
@@ -136,6 +142,44 @@ fn create_audit_log() -> Vec<Step> {
                 .name("audit_log_at_idx")
                 .table("audit_log")
                 .col("at")
+                .to_owned(),
+        )),
+    ]
+}
+
+/// Bearer tokens for the publishing API: only a hash of each secret is stored.
+fn create_api_tokens() -> Vec<Step> {
+    vec![
+        Step::CreateTable(Box::new(
+            Table::create()
+                .table("api_tokens")
+                .col(
+                    ColumnDef::new("id")
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new("name").string_len(64).not_null())
+                .col(ColumnDef::new("hash").string_len(64).not_null())
+                .col(ColumnDef::new("created_at").big_integer().not_null())
+                .col(ColumnDef::new("last_used_at").big_integer().null())
+                .to_owned(),
+        )),
+        Step::CreateIndex(Box::new(
+            Index::create()
+                .name("api_tokens_name_idx")
+                .table("api_tokens")
+                .col("name")
+                .unique()
+                .to_owned(),
+        )),
+        Step::CreateIndex(Box::new(
+            Index::create()
+                .name("api_tokens_hash_idx")
+                .table("api_tokens")
+                .col("hash")
+                .unique()
                 .to_owned(),
         )),
     ]

@@ -107,15 +107,26 @@ async fn database(app: &App) -> Check {
 fn content(app: &App) -> Check {
     let site = app.site();
     let problems = app.site_problems();
-    let detail = match &problems {
-        None => format!("loaded from {}, revision {}", site.source, site.revision),
-        Some(_) => format!(
+    let sync = app.webhook.problem();
+    let detail = match (&problems, &sync) {
+        (None, None) => format!("loaded from {}, revision {}", site.source, site.revision),
+        (Some(_), _) => format!(
             "serving revision {} from {}; the newest content has errors",
             site.revision, site.source
         ),
+        (None, Some(_)) => format!(
+            "serving revision {} from {}; it could not follow its remote",
+            site.revision, site.source
+        ),
+    };
+    let error = match (problems, sync) {
+        (None, None) => None,
+        (Some(p), None) => Some(p.to_string()),
+        (None, Some(s)) => Some(s),
+        (Some(p), Some(s)) => Some(format!("{p}\n{s}")),
     };
     Check {
-        status: if problems.is_some() {
+        status: if error.is_some() {
             Status::Degraded
         } else {
             Status::Ok
@@ -123,6 +134,6 @@ fn content(app: &App) -> Check {
         latency_ms: 0,
         detail,
         revision: Some(site.revision.clone()),
-        error: problems.map(|p| p.to_string()),
+        error,
     }
 }

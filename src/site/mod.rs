@@ -5,6 +5,7 @@ pub mod autolink;
 pub mod content;
 pub mod export;
 mod feed;
+pub mod gitsync;
 pub mod markdown;
 pub mod pdf;
 pub mod post;
@@ -26,6 +27,7 @@ use axum::routing::get;
 use crate::App;
 use crate::web::page::Page;
 pub use content::{Content, ContentError, Problems, Source};
+pub use post::Post;
 
 /// A rendered site: every response in memory.
 #[derive(Debug)]
@@ -44,6 +46,8 @@ pub struct Site {
     pub timings: render::Timings,
     /// When the next scheduled post becomes public, if one is waiting.
     pub next_publish_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The site's public address without a trailing `/`, when `site.toml` gives one.
+    pub base_url: Option<String>,
 }
 
 /// What to render: the content, and whether drafts and scheduled posts are shown.
@@ -78,6 +82,7 @@ impl Site {
             took: started.elapsed(),
             timings,
             next_publish_at: rendered.next_publish_at,
+            base_url: content.site.base_url().map(str::to_owned),
         })
     }
 

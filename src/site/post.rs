@@ -29,6 +29,24 @@ impl Slug {
         }
     }
 
+    /// A slug made from a title: ASCII letters and digits, lower-cased, with every run of
+    /// anything else turned into one `-`; at most 80 characters. `None` when nothing is left.
+    pub fn from_title(title: &str) -> Option<Slug> {
+        let mut slug = String::new();
+        for c in title.chars() {
+            if c.is_ascii_alphanumeric() {
+                if slug.len() >= 80 {
+                    break;
+                }
+                slug.push(c.to_ascii_lowercase());
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let slug = slug.trim_end_matches('-');
+        Slug::parse(slug).ok()
+    }
+
     /// The slug as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -109,20 +127,47 @@ pub struct Post {
     pub reading_minutes: usize,
 }
 
-impl Post {
-    /// Parses a post; `file` names it in errors, `name` is the file or folder name the
-    /// slug defaults to.
-    pub fn parse(file: &str, name: &str, text: &str) -> Result<Post, ContentError> {
+/// A post's front matter, checked and typed, without its body rendered.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fields {
+    /// Its address part: `/blog/<slug>`.
+    pub slug: Slug,
+    /// Its title.
+    pub title: String,
+    /// When it was written.
+    pub date: DateTime<Utc>,
+    /// When it last changed, if it did.
+    pub updated: Option<DateTime<Utc>>,
+    /// Its tags, as written.
+    pub tags: Vec<String>,
+    /// A sentence or two for lists and feeds.
+    pub summary: Option<String>,
+    /// A draft is never public.
+    pub draft: bool,
+    /// Not public before this time.
+    pub publish_at: Option<DateTime<Utc>>,
+    /// Whether the site's keywords are linked in it.
+    pub autolink: bool,
+}
+
+impl Fields {
+    /// Reads a post's front matter; `file` names it in errors, `name` is the file or
+    /// folder name the slug defaults to. Returns the fields and the Markdown body.
+    pub fn parse<'t>(
+        file: &str,
+        name: &str,
+        text: &'t str,
+    ) -> Result<(Fields, &'t str), ContentError> {
         let (front, body): (Front, &str) = front_matter(file, text)?;
         let wrong = |message: String| ContentError::at(file, None, message);
         let slug = Slug::parse(front.slug.as_deref().unwrap_or(name)).map_err(wrong)?;
         let title = front
             .title
             .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| wrong("a post needs a title in its front matter".to_owned()))?;
+            .ok_or_else(|| wrong("title: a post needs a title in its front matter".to_owned()))?;
         let date = front
             .date
-            .ok_or_else(|| wrong("a post needs a date in its front matter".to_owned()))?
+            .ok_or_else(|| wrong("date: a post needs a date in its front matter".to_owned()))?
             .parse("date")
             .map_err(wrong)?;
         let updated = front
@@ -135,10 +180,7 @@ impl Post {
             .map(|d| d.parse("publish_at"))
             .transpose()
             .map_err(wrong)?;
-        let words = body.split_whitespace().count();
-        let html = render(body);
-        Ok(Post {
-            html: rebase(&html, &format!("/blog/{}/", slug.as_str())),
+        let fields = Fields {
             slug,
             title,
             date,
@@ -148,6 +190,34 @@ impl Post {
             draft: front.draft,
             publish_at,
             autolink: front.autolink,
+        };
+        Ok((fields, body))
+    }
+
+    /// Whether the post is public at `now`.
+    pub fn is_public(&self, now: DateTime<Utc>) -> bool {
+        !self.draft && self.publish_at.is_none_or(|t| t <= now)
+    }
+}
+
+impl Post {
+    /// Parses a post; `file` names it in errors, `name` is the file or folder name the
+    /// slug defaults to.
+    pub fn parse(file: &str, name: &str, text: &str) -> Result<Post, ContentError> {
+        let (fields, body) = Fields::parse(file, name, text)?;
+        let words = body.split_whitespace().count();
+        let html = render(body);
+        Ok(Post {
+            html: rebase(&html, &format!("/blog/{}/", fields.slug.as_str())),
+            slug: fields.slug,
+            title: fields.title,
+            date: fields.date,
+            updated: fields.updated,
+            tags: fields.tags,
+            summary: fields.summary,
+            draft: fields.draft,
+            publish_at: fields.publish_at,
+            autolink: fields.autolink,
             reading_minutes: words.div_ceil(200).max(1),
         })
     }
@@ -251,6 +321,12 @@ mod tests {
     fn bad_front_matter_is_named() {
         let err = |text: &str| Post::parse("p.md", "p", text).unwrap_err().to_string();
         assert!(err("+++\ndate = 2026-01-01\n+++\n").contains("needs a title"));
+        assert_eq!(
+            Slug::from_title("Hello, World: Rust 2024!").map(|s| s.0),
+            Some("hello-world-rust-2024".to_owned())
+        );
+        assert_eq!(Slug::from_title("¿Qué?"), Some(Slug("qu".to_owned())));
+        assert_eq!(Slug::from_title("日本"), None);
         assert!(err("+++\ntitle = \"x\"\n+++\n").contains("needs a date"));
         assert!(
             err("+++\ntitle = \"x\"\ndate = \"soon\"\n+++\n")

@@ -120,6 +120,26 @@ pub fn publish_on_schedule(app: App, build: Build) {
     });
 }
 
+/// Re-renders on `build.schedule` as well (to pick up what no event announces). Every
+/// replica renders its own pages, so each follows the schedule; no lease is needed.
+pub fn rebuild_on_schedule(app: App, schedule: crate::schedule::Schedule) {
+    tokio::spawn(async move {
+        loop {
+            let now = chrono::Utc::now();
+            let Some(next) = schedule.next_after(now) else {
+                tracing::warn!(
+                    schedule = schedule.as_str(),
+                    "build.schedule names no future time; scheduled re-renders stop"
+                );
+                return;
+            };
+            tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
+            tracing::info!(schedule = schedule.as_str(), "scheduled re-render");
+            app.rerender().await;
+        }
+    });
+}
+
 /// Whether a change at `path` can change the site: not git's own files (but its HEAD and
 /// refs, which move the revision), nor editors' swap and backup files.
 fn matters(path: &Path) -> bool {

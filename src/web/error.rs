@@ -40,6 +40,13 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not-found", what)
     }
 
+    /// 503: a dependency (the database, usually) cannot answer now; try again later.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::warn!(%detail, "request refused: a dependency is unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
     /// A server error: `source` is logged, the client sees a generic message.
     pub fn internal(source: impl std::fmt::Display) -> Self {
         tracing::error!(error = %source, "request failed");

@@ -29,6 +29,7 @@ pub fn routes(app: App) -> Router {
     Router::new()
         .merge(crate::ops::router())
         .merge(crate::site::router())
+        .merge(crate::publish::router())
         .route_layer(observe::RouteLabelLayer)
         .fallback(error::fallback)
         .with_state(app)

@@ -416,6 +416,8 @@ impl Server {
 
 /// An HTTP client that never waits forever and does not decompress by itself.
 pub fn client() -> reqwest::Client {
+    // The same TLS crypto provider hearth itself chooses.
+    hearth::install_tls_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .no_gzip()

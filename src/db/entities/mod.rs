@@ -1,5 +1,6 @@
 //! Row types, one module per table.
 
+pub mod api_token;
 pub mod audit_log;
 pub mod lease;
 pub mod migration;
