@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Server, Start, content_files, run, text};
+use common::{Engine, Server, Start, TestDb, content_files, run, text};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
@@ -312,6 +312,76 @@ async fn tokens_guard_the_posts_api_and_bad_input_changes_nothing() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(detail(response).await.contains("revoked"));
+}
+
+/// The token commands on the server databases (SQLite is covered above): the unique
+/// name, the listing, revoking twice, and a name that is not plain.
+#[tokio::test]
+async fn tokens_are_managed_on_postgres_and_mariadb() {
+    for engine in [Engine::Postgres, Engine::MySql] {
+        let db = TestDb::new(engine).await;
+        let dir = tempfile::tempdir().unwrap();
+        let env: Vec<(&str, &str)> = vec![("HEARTH_DATABASE_URL", db.url.as_str())];
+        let out = run(dir.path(), &["token", "list"], &env).await;
+        assert!(
+            !out.status.success(),
+            "{engine:?}: listing before migrating"
+        );
+        assert!(
+            text(&out).1.contains("run `hearth migrate`"),
+            "{}",
+            text(&out).1
+        );
+        assert!(run(dir.path(), &["migrate"], &env).await.status.success());
+
+        let out = run(
+            dir.path(),
+            &["token", "create", "--name", "ci-runner"],
+            &env,
+        )
+        .await;
+        assert!(out.status.success(), "{engine:?}: {}", text(&out).1);
+        let secret = text(&out).0.trim().to_owned();
+        assert_eq!(secret.len(), "hearth_".len() + 64);
+        let hash = db
+            .query_i64("SELECT COUNT(*) FROM api_tokens WHERE name = 'ci-runner' AND hash <> ''")
+            .await;
+        assert_eq!(hash, 1);
+        let out = run(
+            dir.path(),
+            &["token", "create", "--name", "ci-runner"],
+            &env,
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1), "{engine:?}");
+        assert!(text(&out).1.contains("exists already"));
+        let out = run(dir.path(), &["token", "create", "--name", "bad name"], &env).await;
+        assert!(text(&out).1.contains("is not a token name"));
+        let (stdout, _) = text(&run(dir.path(), &["token", "list"], &env).await);
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("ci-runner") && l.ends_with("never")),
+            "{stdout}"
+        );
+        assert!(
+            run(dir.path(), &["token", "revoke", "ci-runner"], &env)
+                .await
+                .status
+                .success()
+        );
+        let out = run(dir.path(), &["token", "revoke", "ci-runner"], &env).await;
+        assert!(
+            text(&out).1.contains("no token is named \"ci-runner\""),
+            "{}",
+            text(&out).1
+        );
+        assert_eq!(
+            db.query_i64("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'token.%'")
+                .await,
+            2
+        );
+    }
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {

@@ -58,9 +58,7 @@ struct Listed {
 
 async fn list(State(app): State<App>, _caller: Caller) -> Result<Response, ApiError> {
     let store = super::Store::of(&app)?;
-    let posts = tokio::task::spawn_blocking(move || store.list())
-        .await
-        .map_err(ApiError::internal)??;
+    let posts = store.list().await?;
     let listed: Vec<Listed> = posts
         .into_iter()
         .map(|p| Listed {
@@ -94,7 +92,8 @@ async fn read(
     let slug = super::slug(&slug)?;
     let store = super::Store::of(&app)?;
     let found = store
-        .find(&slug)?
+        .find(&slug)
+        .await?
         .ok_or_else(|| PublishError::NotFound(slug.as_str().to_owned()))?;
     Ok(Json(Read {
         url: super::post_url(&app, &slug),

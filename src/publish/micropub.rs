@@ -140,7 +140,9 @@ async fn query(State(app): State<App>, headers: HeaderMap, RawQuery(raw): RawQue
         }))
         .into_response(),
         Some("syndicate-to") => axum::Json(json!({ "syndicate-to": [] })).into_response(),
-        Some("source") => source(&app, &params).unwrap_or_else(IntoResponse::into_response),
+        Some("source") => source(&app, &params)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Some(other) => Error::invalid(format!(
             "the query q={other} is not supported; try config, source or syndicate-to"
         ))
@@ -151,13 +153,14 @@ async fn query(State(app): State<App>, headers: HeaderMap, RawQuery(raw): RawQue
 }
 
 /// `q=source`: a post's properties, all or those asked for.
-fn source(app: &App, params: &Params) -> Result<Response, Error> {
+async fn source(app: &App, params: &Params) -> Result<Response, Error> {
     let url = params
         .one("url")
         .ok_or_else(|| Error::invalid("q=source needs the url of a post"))?;
     let slug = slug_of(url)?;
     let found = Store::of(app)?
-        .find(&slug)?
+        .find(&slug)
+        .await?
         .ok_or_else(|| PublishError::NotFound(slug.as_str().to_owned()))?;
     let mut properties = properties_of(&found.source);
     let wanted = params.all("properties");
@@ -285,7 +288,8 @@ async fn act(app: &App, caller: &Caller, request: Request) -> Result<Response, E
                 url.ok_or_else(|| Error::invalid("action=update needs the url of the post"))?;
             let slug = slug_of(&url)?;
             let found = Store::of(app)?
-                .find(&slug)?
+                .find(&slug)
+                .await?
                 .ok_or_else(|| PublishError::NotFound(slug.as_str().to_owned()))?;
             let updated = update(found.source, value)?;
             super::replace(app, caller, &slug, Submission::Fields(updated)).await?;

@@ -200,7 +200,7 @@ pub struct Stored {
 }
 
 /// The content folder, as publishing sees it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
 }
@@ -236,8 +236,16 @@ impl Store {
     }
 
     /// Every post in the folder, drafts included, newest first. Files that do not parse
-    /// are skipped: they are the content check's business.
-    pub fn list(&self) -> Result<Vec<Stored>, PublishError> {
+    /// are skipped: they are the content check's business. Reading a big blog's front
+    /// matter is file work, so it runs on the blocking pool.
+    pub async fn list(&self) -> Result<Vec<Stored>, PublishError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.list_blocking())
+            .await
+            .map_err(|e| PublishError::Io(std::io::Error::other(e)))?
+    }
+
+    fn list_blocking(&self) -> Result<Vec<Stored>, PublishError> {
         let dir = self.posts_dir()?;
         let mut posts = Vec::new();
         for entry in std::fs::read_dir(&dir)? {
@@ -269,8 +277,8 @@ impl Store {
     }
 
     /// The post with this slug, if there is one.
-    pub fn find(&self, slug: &Slug) -> Result<Option<Stored>, PublishError> {
-        Ok(self.list()?.into_iter().find(|p| &p.slug == slug))
+    pub async fn find(&self, slug: &Slug) -> Result<Option<Stored>, PublishError> {
+        Ok(self.list().await?.into_iter().find(|p| &p.slug == slug))
     }
 
     /// Writes `text` to `path` (relative) through a temporary file and a rename, so a
@@ -388,7 +396,7 @@ pub async fn create(
     let store = Store::of(app)?;
     let (slug, text, fields) = prepare(submission, slug)?;
     let _lock = app.content_lock.lock().await;
-    if store.find(&slug)?.is_some() {
+    if store.find(&slug).await?.is_some() {
         return Err(PublishError::Exists(slug.as_str().to_owned()));
     }
     let path = format!("posts/{}.md", slug.as_str());
@@ -418,7 +426,8 @@ pub async fn replace(
     let (slug, text, fields) = prepare(submission, Some(slug))?;
     let _lock = app.content_lock.lock().await;
     let stored = store
-        .find(&slug)?
+        .find(&slug)
+        .await?
         .ok_or_else(|| PublishError::NotFound(slug.as_str().to_owned()))?;
     let message = format!("Update \"{}\"", fields.title);
     save(
@@ -444,7 +453,8 @@ pub async fn delete(
     let store = Store::of(app)?;
     let _lock = app.content_lock.lock().await;
     let stored = store
-        .find(slug)?
+        .find(slug)
+        .await?
         .ok_or_else(|| PublishError::NotFound(slug.as_str().to_owned()))?;
     let repo = git::is_repository(store.root());
     if repo {
