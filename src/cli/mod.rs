@@ -6,6 +6,7 @@ pub mod migrate;
 pub mod publish;
 pub mod serve;
 pub mod token;
+pub mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ pub enum Command {
     Publish(publish::Args),
     /// Create, list and revoke the API tokens that publish posts
     Token(token::Args),
+    /// Add, list, change and remove the accounts that sign in
+    User(user::Args),
     /// Print the effective configuration, secrets redacted, with where each value came from
     Config(config::Args),
 }
@@ -79,6 +82,7 @@ pub async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config::run(args, &loaded),
         Command::Token(args) => token::run(args, loaded.config).await,
         Command::Publish(args) => publish::run(args).await,
+        Command::User(args) => user::run(args, loaded.config).await,
     }
 }
 

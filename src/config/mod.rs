@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use sources::{ConfigError, LoadOptions, Origin, SETTINGS, Setting};
-pub use types::{DatabaseUrl, Engine, SecretString};
+pub use types::{DatabaseUrl, Engine, IpNet, SecretString};
 
 use sources::RawValues;
 use types::{format_duration, format_size, parse_duration, parse_size};
@@ -61,6 +61,8 @@ pub struct Config {
     pub publish: PublishConfig,
     /// The secret GitHub signs webhook deliveries with.
     pub webhook_secret: Option<SecretString>,
+    /// How long sessions last.
+    pub sessions: crate::auth::session::Policy,
 }
 
 /// Publishing settings.
@@ -96,6 +98,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The largest request body accepted, in bytes.
     pub body_limit: u64,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// A loaded configuration, with where each value came from and what deserves a warning.
@@ -168,6 +172,18 @@ impl Config {
                 request_timeout: raw.require("server.request_timeout", positive_duration)?,
                 shutdown_grace: raw.require("server.shutdown_grace", parse_duration)?,
                 body_limit: raw.require("server.body_limit", parse_size)?,
+                trusted_proxies: raw.require("server.trusted_proxies", |v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(IpNet::parse)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|_| "a comma-separated list of addresses or ranges (like 10.0.0.0/8, 127.0.0.1)")
+                })?,
+            },
+            sessions: crate::auth::session::Policy {
+                idle: raw.require("auth.session_idle", positive_duration)?,
+                lifetime: raw.require("auth.session_lifetime", positive_duration)?,
             },
             build_schedule: raw
                 .get("build.schedule")
@@ -247,6 +263,26 @@ impl Config {
             (
                 "server.body_limit",
                 quoted(&format_size(self.server.body_limit)),
+            ),
+            (
+                "server.trusted_proxies",
+                quoted(
+                    &self
+                        .server
+                        .trusted_proxies
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            ),
+            (
+                "auth.session_idle",
+                quoted(&format_duration(self.sessions.idle)),
+            ),
+            (
+                "auth.session_lifetime",
+                quoted(&format_duration(self.sessions.lifetime)),
             ),
             (
                 "build.schedule",

@@ -100,6 +100,21 @@ pub const SETTINGS: &[Setting] = &[
         "largest request body accepted",
     ),
     setting(
+        "server.trusted_proxies",
+        Some(""),
+        "addresses or ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed",
+    ),
+    setting(
+        "auth.session_idle",
+        Some("1d"),
+        "a session unused this long ends",
+    ),
+    setting(
+        "auth.session_lifetime",
+        Some("14d"),
+        "a session ends this long after sign-in, used or not",
+    ),
+    setting(
         "build.schedule",
         None,
         "re-render on this cron schedule too, e.g. `0 * * * *` (default: only on changes)",

@@ -131,9 +131,9 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// Parses `250ms`, `30s`, `5m`, `2h` (a bare number means seconds).
+/// Parses `250ms`, `30s`, `5m`, `2h`, `14d` (a bare number means seconds).
 pub fn parse_duration(raw: &str) -> Result<Duration, &'static str> {
-    const WHAT: &str = "a duration (like 500ms, 30s, 5m or 1h)";
+    const WHAT: &str = "a duration (like 500ms, 30s, 5m, 1h or 14d)";
     let raw = raw.trim();
     let split = raw
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -145,6 +145,7 @@ pub fn parse_duration(raw: &str) -> Result<Duration, &'static str> {
         "" | "s" => number,
         "m" | "min" => number * 60.0,
         "h" => number * 3600.0,
+        "d" => number * 86400.0,
         _ => return Err(WHAT),
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| WHAT)
@@ -155,12 +156,63 @@ pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if !ms.is_multiple_of(1000) {
         format!("{ms}ms")
+    } else if ms.is_multiple_of(86_400_000) && ms > 0 {
+        format!("{}d", ms / 86_400_000)
     } else if ms.is_multiple_of(3_600_000) && ms > 0 {
         format!("{}h", ms / 3_600_000)
     } else if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
     } else {
         format!("{}s", ms / 1000)
+    }
+}
+
+/// An address range (`10.0.0.0/8`, `fd00::/8`) or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `ADDR` or `ADDR/PREFIX`.
+    pub fn parse(raw: &str) -> Result<IpNet, &'static str> {
+        const WHAT: &str = "an address or range (like 10.0.0.0/8 or 192.168.1.5)";
+        let (addr, prefix) = match raw.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (raw.trim(), None),
+        };
+        let addr: std::net::IpAddr = addr.parse().map_err(|_| WHAT)?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or(WHAT)?,
+            None => max,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+
+    /// Whether `ip` is in the range (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (a, b, bits) = match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                (u128::from(a.to_bits()), u128::from(b.to_bits()), 32)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => (a.to_bits(), b.to_bits(), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (a >> shift) == (b >> shift)
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
     }
 }
 
@@ -200,7 +252,7 @@ mod tests {
 
     #[test]
     fn durations_round_trip() {
-        for text in ["250ms", "30s", "5m", "2h", "1500ms"] {
+        for text in ["250ms", "30s", "5m", "2h", "1500ms", "14d"] {
             let d = parse_duration(text).unwrap();
             assert_eq!(format_duration(d), text);
         }
@@ -237,6 +289,29 @@ mod tests {
         assert!(DatabaseUrl::parse("oracle://x").is_err());
         assert!(DatabaseUrl::parse("postgres:x").is_err());
         assert!(DatabaseUrl::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn address_ranges_contain_what_they_should() {
+        let net = IpNet::parse("10.1.0.0/16").unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
+        let one = IpNet::parse("127.0.0.1").unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(
+            IpNet::parse("fd00::/8")
+                .unwrap()
+                .contains("fd12::1".parse().unwrap())
+        );
+        assert!(IpNet::parse("10.0.0.0/33").is_err());
+        assert!(IpNet::parse("proxy").is_err());
     }
 
     #[test]

@@ -94,6 +94,12 @@ pub const MIGRATIONS: &[Migration] = &[
         compatible_from: 1,
         steps: create_api_tokens,
     },
+    Migration {
+        version: 4,
+        name: "create_users_and_sessions",
+        compatible_from: 1,
+        steps: create_users_and_sessions,
+    },
 ];
 
 /// The schema version this binary is written for: the last migration it knows.
@@ -180,6 +186,68 @@ fn create_api_tokens() -> Vec<Step> {
                 .table("api_tokens")
                 .col("hash")
                 .unique()
+                .to_owned(),
+        )),
+    ]
+}
+
+/// Accounts, their sessions, and the login throttle. Times are Unix milliseconds.
+fn create_users_and_sessions() -> Vec<Step> {
+    vec![
+        Step::CreateTable(Box::new(
+            Table::create()
+                .table("users")
+                .col(
+                    ColumnDef::new("id")
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new("name").string_len(64).not_null())
+                .col(ColumnDef::new("password_hash").string_len(255).not_null())
+                .col(ColumnDef::new("role").string_len(16).not_null())
+                .col(ColumnDef::new("created_at").big_integer().not_null())
+                .col(ColumnDef::new("updated_at").big_integer().not_null())
+                .to_owned(),
+        )),
+        Step::CreateIndex(Box::new(
+            Index::create()
+                .name("users_name_idx")
+                .table("users")
+                .col("name")
+                .unique()
+                .to_owned(),
+        )),
+        Step::CreateTable(Box::new(
+            Table::create()
+                .table("sessions")
+                .col(ColumnDef::new("id").string_len(64).not_null().primary_key())
+                .col(ColumnDef::new("user_id").big_integer().not_null())
+                .col(ColumnDef::new("created_at").big_integer().not_null())
+                .col(ColumnDef::new("last_seen_at").big_integer().not_null())
+                .col(ColumnDef::new("expires_at").big_integer().not_null())
+                .to_owned(),
+        )),
+        Step::CreateIndex(Box::new(
+            Index::create()
+                .name("sessions_user_idx")
+                .table("sessions")
+                .col("user_id")
+                .to_owned(),
+        )),
+        Step::CreateTable(Box::new(
+            Table::create()
+                .table("login_throttle")
+                .col(
+                    ColumnDef::new("subject")
+                        .string_len(160)
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new("failures").integer().not_null())
+                .col(ColumnDef::new("blocked_until").big_integer().not_null())
+                .col(ColumnDef::new("updated_at").big_integer().not_null())
                 .to_owned(),
         )),
     ]

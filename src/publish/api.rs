@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{PostSource, PublishError, Submission, git};
 use crate::App;
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::web::ApiError;
 
 /// The routes.
@@ -56,7 +56,8 @@ struct Listed {
     path: String,
 }
 
-async fn list(State(app): State<App>, _caller: Caller) -> Result<Response, ApiError> {
+async fn list(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
     let store = super::Store::of(&app)?;
     let posts = store.list().await?;
     let listed: Vec<Listed> = posts
@@ -86,9 +87,10 @@ struct Read {
 
 async fn read(
     State(app): State<App>,
-    _caller: Caller,
+    caller: Caller,
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
     let slug = super::slug(&slug)?;
     let store = super::Store::of(&app)?;
     let found = store
@@ -116,6 +118,7 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
     let slug = query.slug.as_deref().map(super::slug).transpose()?;
     let submission = submission(&headers, &body)?;
     let published = super::create(&app, &caller, submission, slug.as_ref()).await?;
@@ -133,6 +136,7 @@ async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
     let slug = super::slug(&slug)?;
     let submission = submission(&headers, &body)?;
     let published = super::replace(&app, &caller, &slug, submission).await?;
@@ -144,6 +148,7 @@ async fn remove(
     caller: Caller,
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {
+    caller.require(Role::Editor)?;
     let slug = super::slug(&slug)?;
     super::delete(&app, &caller, &slug).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -48,6 +48,8 @@ pub struct Site {
     pub next_publish_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The site's public address without a trailing `/`, when `site.toml` gives one.
     pub base_url: Option<String>,
+    /// The sign-in page (see `auth::web`).
+    pub login: String,
 }
 
 /// What to render: the content, and whether drafts and scheduled posts are shown.
@@ -83,6 +85,7 @@ impl Site {
             timings,
             next_publish_at: rendered.next_publish_at,
             base_url: content.site.base_url().map(str::to_owned),
+            login: rendered.login,
         })
     }
 

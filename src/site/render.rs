@@ -30,6 +30,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tags.html", include_str!("templates/tags.html")),
     ("tag.html", include_str!("templates/tag.html")),
     ("post_item.html", include_str!("templates/post_item.html")),
+    ("login.html", include_str!("templates/login.html")),
 ];
 
 /// The built-in theme's assets: (file name, bytes). `static/` files of the same name win.
@@ -50,6 +51,8 @@ pub struct Rendered {
     pub not_found: Page,
     /// When the next scheduled post becomes public, if one is waiting.
     pub next_publish_at: Option<DateTime<Utc>>,
+    /// The sign-in page, with marks where the handler puts its message and `next`.
+    pub login: String,
 }
 
 /// How many posts one page of `/blog` lists.
@@ -430,12 +433,25 @@ fn pages(
         kind: "not_found",
     };
     let not_found = html("not_found.html", missing, context! {}, false);
+    let login_info = PageInfo {
+        path: "/login",
+        title: Some("Sign in"),
+        description: None,
+        url: absolute("/login"),
+        kind: "login",
+    };
+    let login = env
+        .get_template("login.html")
+        .and_then(|t| t.render(context! { page => login_info }))
+        .map_err(|e| problems.push(template_problem(content, &e)))
+        .ok();
     problems.append(&mut post_problems);
-    match not_found {
-        Some(not_found) if problems.is_empty() => Ok(Rendered {
+    match (not_found, login) {
+        (Some(not_found), Some(login)) if problems.is_empty() => Ok(Rendered {
             routes,
             not_found,
             next_publish_at,
+            login,
         }),
         _ => Err(Problems(problems)),
     }

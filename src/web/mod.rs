@@ -30,6 +30,7 @@ pub fn routes(app: App) -> Router {
         .merge(crate::ops::router())
         .merge(crate::site::router())
         .merge(crate::publish::router())
+        .merge(crate::auth::web::router())
         .route_layer(observe::RouteLabelLayer)
         .fallback(error::fallback)
         .with_state(app)
@@ -96,7 +97,9 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    let service = axum::ServiceExt::<Request>::into_make_service(service(app));
+    let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<
+        std::net::SocketAddr,
+    >(service(app));
     let server = axum::serve(listener, service).with_graceful_shutdown(signal);
     let bound = async move {
         if draining_rx.await.is_ok() {

@@ -72,6 +72,7 @@ const SITES = [
       { path: '/blog', name: 'blog' },
       { path: '/blog/restore-drills', name: 'post' },
       { path: '/tags', name: 'tags' },
+      { path: '/login', name: 'login' },
     ],
   },
 ];

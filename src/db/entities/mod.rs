@@ -3,4 +3,7 @@
 pub mod api_token;
 pub mod audit_log;
 pub mod lease;
+pub mod login_throttle;
 pub mod migration;
+pub mod session;
+pub mod user;
