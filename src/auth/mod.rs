@@ -26,7 +26,7 @@ use crate::config::IpNet;
 use crate::web::ApiError;
 
 /// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Caller {
     /// The token's or the account's name: who did it, in the audit log and git history.
     pub name: String,
@@ -37,7 +37,7 @@ pub struct Caller {
 }
 
 /// How a caller authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
     /// An API token.

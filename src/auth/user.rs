@@ -15,7 +15,7 @@ use crate::db::entities::{session as session_row, user};
 use crate::db::{Db, audit, now_ms};
 
 /// What an account may do. Each endpoint names the least role it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Publishes: posts and photos.

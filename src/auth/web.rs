@@ -8,23 +8,21 @@ use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
+use axum::routing::post;
 use serde::Deserialize;
 
 use super::{Caller, Client, Role, Via, session, throttle, user};
 use crate::App;
 use crate::db::audit;
 use crate::web::ApiError;
+use crate::web::error::Problem;
 
 /// The routes.
 pub fn router() -> Router<App> {
     Router::new()
         .route("/login", get(login_page).post(login_form))
         .route("/logout", post(logout_form))
-        .route(
-            "/api/v1/session",
-            get(whoami).post(login_api).delete(logout_api),
-        )
 }
 
 /// Where the login page's message and the `next` field go in the rendered template.
@@ -265,19 +263,56 @@ async fn logout_form(State(app): State<App>, parts: Parts) -> Response {
     }
 }
 
-async fn whoami(caller: Caller) -> Json<Caller> {
+/// Who is calling: the token's or the signed-in account's name and role.
+#[utoipa::path(
+    get, path = "/session", tag = "session",
+    security(("token" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Caller),
+        (status = 401, description = "No token or session, or a revoked or expired one", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn whoami(caller: Caller) -> Json<Caller> {
     Json(caller)
 }
 
 /// The JSON body of `POST /api/v1/session`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Credentials {
+pub struct Credentials {
+    /// The account's name.
     name: String,
+    /// Its password.
     password: String,
 }
 
-async fn login_api(
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sign in: sets the session cookie.
+#[utoipa::path(
+    post, path = "/session", tag = "session",
+    request_body = Credentials,
+    security(()),
+    responses(
+        (status = 200, description = "Signed in; `Set-Cookie` carries the session", body = Caller,
+            headers(("Set-Cookie" = String, description = "The session cookie"))),
+        (status = 401, description = "The name or the password is wrong (the same answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sent from another site's page", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `server.body_limit`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body is not `{name, password}` as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failures; wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The database cannot be reached", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn login_api(
     State(app): State<App>,
     parts: Parts,
     body: Bytes,
@@ -322,7 +357,18 @@ async fn login_api(
     }
 }
 
-async fn logout_api(State(app): State<App>, parts: Parts) -> Result<Response, ApiError> {
+/// Sign out: ends the session and removes the cookie.
+#[utoipa::path(
+    delete, path = "/session", tag = "session",
+    security(()),
+    responses(
+        (status = 204, description = "Signed out (also when there was no session)",
+            headers(("Set-Cookie" = String, description = "Removes the session cookie"))),
+        (status = 403, description = "Sent from another site's page", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn logout_api(State(app): State<App>, parts: Parts) -> Result<Response, ApiError> {
     if session::from_headers(&parts.headers).is_some() && !super::same_origin(&parts.headers) {
         return Err(super::cross_site());
     }

@@ -1,28 +1,18 @@
 //! `/api/v1/posts`: list, read, create, replace and delete posts with a bearer token.
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{PostSource, PublishError, Submission, git};
+use super::{PostSource, PublishError, Published, Submission, git};
 use crate::App;
 use crate::auth::{Caller, Role};
 use crate::web::ApiError;
-
-/// The routes.
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/api/v1/posts", get(list).post(create))
-        .route(
-            "/api/v1/posts/{slug}",
-            get(read).put(replace).delete(remove),
-        )
-}
+use crate::web::error::Problem;
 
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
@@ -42,21 +32,47 @@ impl From<PublishError> for ApiError {
 }
 
 /// A post in a listing.
-#[derive(Serialize)]
-struct Listed {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Listed {
+    /// Its address part.
     slug: String,
+    /// Its title.
     title: String,
+    /// When it was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     date: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its tags.
     tags: Vec<String>,
+    /// Never public while true.
     draft: bool,
+    /// Not public before this time.
     #[serde(skip_serializing_if = "Option::is_none")]
     publish_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its address on the site.
     url: String,
+    /// Its file in the content folder.
     path: String,
 }
 
-async fn list(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
+/// Every post.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostList {
+    /// Newest first, drafts and scheduled posts included.
+    posts: Vec<Listed>,
+}
+
+/// List every post, drafts included.
+#[utoipa::path(
+    get, path = "/posts", tag = "posts",
+    security(("token" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Every post, newest first", body = PostList),
+        (status = 401, description = "No token or session, or a revoked one", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The server shows the built-in demo site", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn list(State(app): State<App>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Editor)?;
     let store = super::Store::of(&app)?;
     let posts = store.list().await?;
@@ -73,19 +89,45 @@ async fn list(State(app): State<App>, caller: Caller) -> Result<Response, ApiErr
             path: p.path,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "posts": listed })).into_response())
+    Ok(Json(PostList { posts: listed }).into_response())
 }
 
 /// A post with where it lives.
-#[derive(Serialize)]
-struct Read {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Read {
+    /// Its fields and body.
     #[serde(flatten)]
     source: PostSource,
+    /// Its address on the site.
     url: String,
+    /// Its file in the content folder.
     path: String,
 }
 
-async fn read(
+/// The slug in a post's address.
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SlugPath {
+    /// Lower-case letters, digits, `-` and `_`.
+    #[allow(dead_code)]
+    slug: String,
+}
+
+/// Read a post: its fields and Markdown body.
+#[utoipa::path(
+    get, path = "/posts/{slug}", tag = "posts",
+    params(SlugPath),
+    security(("token" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The post", body = Read),
+        (status = 400, description = "The slug could leave the posts folder or is not a slug", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token or session, or a revoked one", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No post has this slug", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The server shows the built-in demo site", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn read(
     State(app): State<App>,
     caller: Caller,
     Path(slug): Path<String>,
@@ -106,12 +148,36 @@ async fn read(
 }
 
 /// `POST /api/v1/posts?slug=…`: the slug a file's name gives, when its front matter has none.
-#[derive(serde::Deserialize)]
-struct CreateQuery {
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// The slug to use when the post gives none (a Markdown file's name).
     slug: Option<String>,
 }
 
-async fn create(
+/// Create a post from a Markdown file with front matter, or from fields.
+#[utoipa::path(
+    post, path = "/posts", tag = "posts",
+    params(CreateQuery),
+    request_body(content(
+        (PostSource = "application/json"),
+        (String = "text/markdown", example = "+++\ntitle = \"Hello\"\ndate = 2026-11-22\n+++\nHello *world*.\n"),
+    )),
+    security(("token" = []), ("session" = [])),
+    responses(
+        (status = 201, description = "Created and rendered; `Location` is its address", body = Published,
+            headers(("Location" = String, description = "The post's address"))),
+        (status = 400, description = "The slug could leave the posts folder or is not a slug", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token or session, or a revoked one", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A session-authenticated request from another site", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A post has this slug, or the server shows the built-in demo site", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `server.body_limit`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither text/markdown nor application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The post does not parse; the detail names the field", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached, or committing needs git", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn create(
     State(app): State<App>,
     caller: Caller,
     Query(query): Query<CreateQuery>,
@@ -129,7 +195,29 @@ async fn create(
     Ok(response)
 }
 
-async fn replace(
+/// Replace a post (in its folder, if it has one).
+#[utoipa::path(
+    put, path = "/posts/{slug}", tag = "posts",
+    params(SlugPath),
+    request_body(content(
+        (PostSource = "application/json"),
+        (String = "text/markdown"),
+    )),
+    security(("token" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Replaced and rendered", body = Published),
+        (status = 400, description = "The slug could leave the posts folder or is not a slug", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token or session, or a revoked one", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A session-authenticated request from another site", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No post has this slug", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The server shows the built-in demo site", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `server.body_limit`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither text/markdown nor application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The post does not parse, or its slug differs from the address", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached, or committing needs git", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn replace(
     State(app): State<App>,
     caller: Caller,
     Path(slug): Path<String>,
@@ -143,7 +231,22 @@ async fn replace(
     Ok(Json(published).into_response())
 }
 
-async fn remove(
+/// Delete a post, with its folder if it has one.
+#[utoipa::path(
+    delete, path = "/posts/{slug}", tag = "posts",
+    params(SlugPath),
+    security(("token" = []), ("session" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The slug could leave the posts folder or is not a slug", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token or session, or a revoked one", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A session-authenticated request from another site", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No post has this slug", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The server shows the built-in demo site", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached, or committing needs git", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn remove(
     State(app): State<App>,
     caller: Caller,
     Path(slug): Path<String>,

@@ -20,15 +20,14 @@ use crate::db::audit;
 use crate::site::post::{Fields, Slug};
 use crate::site::{Post, Source};
 
-/// The routes: the posts API, Micropub and the GitHub webhook.
+/// The routes outside `/api/v1` (which [`crate::web::api`] holds): Micropub and the
+/// GitHub webhook.
 pub fn router() -> axum::Router<App> {
-    api::router()
-        .merge(micropub::router())
-        .merge(webhook::router())
+    micropub::router().merge(webhook::router())
 }
 
 /// A post as the API reads and writes it: its front matter fields and Markdown body.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostSource {
     /// Its address part; from the title when not given.
@@ -165,7 +164,7 @@ pub enum PublishError {
 }
 
 /// What a publishing request did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Published {
     /// The post's slug.
     pub slug: String,

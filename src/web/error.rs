@@ -16,13 +16,19 @@ pub struct ApiError {
     detail: String,
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An error, as RFC 9457 `application/problem+json`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Names the kind of error, stably: `https://hearth.invalid/problems/<kind>`.
     #[serde(rename = "type")]
+    #[schema(format = "uri")]
     kind: String,
-    title: &'a str,
+    /// The HTTP status's phrase.
+    title: String,
+    /// The HTTP status.
     status: u16,
-    detail: &'a str,
+    /// What is wrong, for a person.
+    detail: String,
 }
 
 impl ApiError {
@@ -62,9 +68,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = Problem {
             kind: format!("https://hearth.invalid/problems/{}", self.kind),
-            title: self.status.canonical_reason().unwrap_or("Error"),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
-            detail: &self.detail,
+            detail: self.detail,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status, body).into_response();
@@ -74,6 +80,61 @@ impl IntoResponse for ApiError {
         );
         response
     }
+}
+
+/// Makes every error answer under `/api/` a problem document, including those made
+/// before a handler runs (axum's extractor rejections, 405, the body limit's 413, the
+/// time limit's 503), keeping their status and headers (`Allow`, `Retry-After`).
+pub async fn api_problems(request: Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !api || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let said = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let said = String::from_utf8_lossy(&said).trim().to_owned();
+    let (kind, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "this method is not allowed here; the Allow header lists those that are".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too-large",
+            "the body is larger than this server accepts (server.body_limit)".to_owned(),
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "unavailable",
+            "the request took longer than this server allows (server.request_timeout)".to_owned(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", said),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid-request", said),
+        _ if status.is_client_error() => ("bad-request", said),
+        _ => (
+            "internal",
+            "the server could not complete this request; it has been logged".to_owned(),
+        ),
+    };
+    let detail = if detail.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        detail
+    };
+    let mut problem = ApiError::new(status, kind, detail).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    for (name, value) in &parts.headers {
+        problem.headers_mut().insert(name.clone(), value.clone());
+    }
+    problem
 }
 
 /// Whatever no route matched: problem+json under `/api`, the 404 page elsewhere.

@@ -1,6 +1,7 @@
 //! The HTTP server: the route table, the middleware stack, and serving with a graceful,
 //! bounded shutdown.
 
+pub mod api;
 pub mod error;
 pub mod observe;
 pub mod page;
@@ -31,6 +32,7 @@ pub fn routes(app: App) -> Router {
         .merge(crate::site::router())
         .merge(crate::publish::router())
         .merge(crate::auth::web::router())
+        .merge(api::router())
         .route_layer(observe::RouteLabelLayer)
         .fallback(error::fallback)
         .with_state(app)
@@ -50,6 +52,7 @@ pub fn service(
     let server = &app.config.server;
     ServiceBuilder::new()
         .layer(observe::ObserveLayer::new(app.metrics.clone()))
+        .layer(axum::middleware::from_fn(error::api_problems))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             server.request_timeout,

@@ -1,0 +1,82 @@
+//! `/api/v1`: the JSON API's route table and its OpenAPI 3.1 document, generated from the
+//! handlers' annotations, served at `/api/v1/openapi.json` with interactive docs at
+//! `/api/v1/docs` (Swagger UI embedded in the binary: the page works offline).
+
+use axum::Router;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::App;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hearth",
+        description = "The API of a hearth site: publishing posts, accounts and sessions. \
+                       Errors are RFC 9457 problem documents whose `type` names the kind of error.",
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
+    ),
+    servers((url = "/", description = "this site")),
+    modifiers(&Security),
+    tags(
+        (name = "posts", description = "Blog posts in the content folder"),
+        (name = "session", description = "Signing in and out"),
+    ),
+)]
+struct Doc;
+
+/// The two ways to authenticate: an API token, or the session cookie of a signed-in browser.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token from `hearth token create`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::session::COOKIE,
+                "The session cookie set by signing in; changes must come from the site's own pages",
+            ))),
+        );
+    }
+}
+
+/// The API's routes and the document that describes them.
+pub fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(
+            crate::publish::api::list,
+            crate::publish::api::create
+        ))
+        .routes(routes!(
+            crate::publish::api::read,
+            crate::publish::api::replace,
+            crate::publish::api::remove
+        ))
+        .routes(routes!(
+            crate::auth::web::whoami,
+            crate::auth::web::login_api,
+            crate::auth::web::logout_api
+        ));
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .nest("/api/v1", v1)
+        .split_for_parts()
+}
+
+/// The routes, the document and its docs page.
+pub fn router() -> Router<App> {
+    let (router, spec) = parts();
+    router.merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", spec))
+}
