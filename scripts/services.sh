@@ -81,5 +81,10 @@ if ! python3 -c 'import feedparser' 2>/dev/null; then
   log "installing feedparser (PyPI)"
   python3 -m pip install -q --root-user-action=ignore feedparser
 fi
+# The object storage tests start moto's S3 server themselves (moto_server on a free port).
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+  log "installing moto[server] (PyPI)"
+  python3 -m pip install -q --root-user-action=ignore 'moto[server]>=5.1,<6'
+fi
 
 log "PostgreSQL, MariaDB and Redis answer on 127.0.0.1; test tools are installed"

@@ -29,6 +29,8 @@ pub struct App {
     pub content_lock: Arc<tokio::sync::Mutex<()>>,
     /// The GitHub webhook's deliveries and pulls.
     pub webhook: Arc<crate::publish::webhook::Hook>,
+    /// The object store (photos, backups).
+    pub storage: crate::storage::Storage,
 }
 
 /// The site being served, and the problems of a newer content that did not render.
@@ -40,8 +42,16 @@ struct Current {
 
 impl App {
     /// Assembles the state.
-    pub fn new(config: Config, db: Db, site: Site, metrics: Metrics, build: Build) -> Self {
+    pub fn new(
+        config: Config,
+        db: Db,
+        site: Site,
+        metrics: Metrics,
+        build: Build,
+        storage: crate::storage::Storage,
+    ) -> Self {
         Self {
+            storage,
             build,
             content_lock: Arc::default(),
             webhook: Arc::default(),

@@ -7,9 +7,11 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod ops;
+pub mod photos;
 pub mod publish;
 pub mod schedule;
 pub mod site;
+pub mod storage;
 pub mod telemetry;
 pub mod web;
 

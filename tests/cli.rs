@@ -84,7 +84,7 @@ async fn a_bad_config_file_names_file_and_setting() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out).1,
-        "error: hearth.toml: server.shutdown_grace: \"forever\" is not a duration (like 500ms, 30s, 5m or 1h)\n"
+        "error: hearth.toml: server.shutdown_grace: \"forever\" is not a duration (like 500ms, 30s, 5m, 1h or 14d)\n"
     );
 
     let out = run(dir.path(), &["--config", "missing.toml", "config"], &[]).await;

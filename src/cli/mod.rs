@@ -3,6 +3,7 @@
 pub mod build;
 pub mod config;
 pub mod migrate;
+pub mod photos;
 pub mod publish;
 pub mod serve;
 pub mod token;
@@ -44,6 +45,8 @@ pub enum Command {
     Build(build::Args),
     /// Publish a Markdown post to a hearth server, or queue it while offline
     Publish(publish::Args),
+    /// Photo store housekeeping: `photos gc` removes orphans
+    Photos(photos::Args),
     /// Create, list and revoke the API tokens that publish posts
     Token(token::Args),
     /// Add, list, change and remove the accounts that sign in
@@ -83,6 +86,7 @@ pub async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Token(args) => token::run(args, loaded.config).await,
         Command::Publish(args) => publish::run(args).await,
         Command::User(args) => user::run(args, loaded.config).await,
+        Command::Photos(args) => photos::run(args, loaded.config).await,
     }
 }
 

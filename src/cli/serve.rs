@@ -99,7 +99,9 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         size_bytes = bytes,
         "content rendered"
     );
-    let app = App::new(config, db.clone(), site, metrics, build.clone());
+    let storage = crate::storage::Storage::open(&config.storage.url, &config.storage.s3)
+        .with_context(|| format!("opening the object store {}", config.storage.url))?;
+    let app = App::new(config, db.clone(), site, metrics, build.clone(), storage);
     site::watch::on_hangup(app.clone(), build.clone());
     site::watch::publish_on_schedule(app.clone(), build.clone());
     if let Some(schedule) = app.config.build_schedule.clone() {

@@ -63,6 +63,30 @@ pub struct Config {
     pub webhook_secret: Option<SecretString>,
     /// How long sessions last.
     pub sessions: crate::auth::session::Policy,
+    /// Where objects (photos, backups) are kept.
+    pub storage: StorageConfig,
+    /// Photo uploads.
+    pub photos: PhotosConfig,
+}
+
+/// Object storage settings.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// The store.
+    pub url: crate::storage::StorageUrl,
+    /// S3 settings (credentials come from the standard AWS variables).
+    pub s3: crate::storage::S3Options,
+    /// Redirect photo requests to presigned URLs.
+    pub presign: bool,
+}
+
+/// Photo settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PhotosConfig {
+    /// The largest upload, in bytes.
+    pub max_size: u64,
+    /// Keep an original-size copy.
+    pub keep_original: bool,
 }
 
 /// Publishing settings.
@@ -127,6 +151,7 @@ impl Config {
 
     fn from_raw(raw: &RawValues) -> Result<Config, ConfigError> {
         let data = PathBuf::from(raw.require("data", non_empty)?);
+        let objects = crate::storage::StorageUrl::local(&data.join("objects"));
         let url = match raw.get("database.url") {
             Some(_) => raw.require("database.url", DatabaseUrl::parse)?,
             None => DatabaseUrl::sqlite_file(&data.join("hearth.db")),
@@ -180,6 +205,26 @@ impl Config {
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|_| "a comma-separated list of addresses or ranges (like 10.0.0.0/8, 127.0.0.1)")
                 })?,
+            },
+            storage: StorageConfig {
+                url: match raw.get("storage.url") {
+                    Some(_) => raw.require("storage.url", crate::storage::StorageUrl::parse)?,
+                    None => objects,
+                },
+                s3: crate::storage::S3Options {
+                    endpoint: raw
+                        .get("storage.endpoint")
+                        .map(|_| raw.require("storage.endpoint", http_url).map(str::to_owned))
+                        .transpose()?,
+                    region: raw.get("storage.region").map(str::to_owned),
+                    path_style: raw.require("storage.path_style", boolean)?,
+                    credentials: None,
+                },
+                presign: raw.require("storage.presign", boolean)?,
+            },
+            photos: PhotosConfig {
+                max_size: raw.require("photos.max_size", parse_size)?,
+                keep_original: raw.require("photos.keep_original", boolean)?,
             },
             sessions: crate::auth::session::Policy {
                 idle: raw.require("auth.session_idle", positive_duration)?,
@@ -284,6 +329,31 @@ impl Config {
                 "auth.session_lifetime",
                 quoted(&format_duration(self.sessions.lifetime)),
             ),
+            ("storage.url", quoted(&self.storage.url.to_string())),
+            (
+                "storage.endpoint",
+                quoted(self.storage.s3.endpoint.as_deref().unwrap_or("(AWS)")),
+            ),
+            (
+                "storage.region",
+                quoted(
+                    self.storage
+                        .s3
+                        .region
+                        .as_deref()
+                        .unwrap_or("(from AWS_REGION)"),
+                ),
+            ),
+            ("storage.path_style", self.storage.s3.path_style.to_string()),
+            ("storage.presign", self.storage.presign.to_string()),
+            (
+                "photos.max_size",
+                quoted(&format_size(self.photos.max_size)),
+            ),
+            (
+                "photos.keep_original",
+                self.photos.keep_original.to_string(),
+            ),
             (
                 "build.schedule",
                 self.build_schedule
@@ -332,6 +402,13 @@ fn non_empty(v: &str) -> Result<&str, &'static str> {
         Err("a path (it is empty)")
     } else {
         Ok(v)
+    }
+}
+
+fn http_url(v: &str) -> Result<&str, &'static str> {
+    match url::Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(v),
+        _ => Err("an http:// or https:// address"),
     }
 }
 

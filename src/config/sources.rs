@@ -115,6 +115,41 @@ pub const SETTINGS: &[Setting] = &[
         "a session ends this long after sign-in, used or not",
     ),
     setting(
+        "storage.url",
+        None,
+        "where photos and backups go: `file:///path` or `s3://bucket/prefix` (default: the data folder's `objects`)",
+    ),
+    setting(
+        "storage.endpoint",
+        None,
+        "an S3-compatible endpoint (`http://minio:9000`); default AWS",
+    ),
+    setting(
+        "storage.region",
+        None,
+        "the S3 region (default: AWS_REGION, else us-east-1)",
+    ),
+    setting(
+        "storage.path_style",
+        Some("false"),
+        "path-style S3 requests (`endpoint/bucket/key`), as most self-hosted stores need",
+    ),
+    setting(
+        "storage.presign",
+        Some("false"),
+        "answer photo requests with a redirect to a presigned S3 URL instead of the bytes",
+    ),
+    setting(
+        "photos.max_size",
+        Some("20MiB"),
+        "the largest photo upload accepted",
+    ),
+    setting(
+        "photos.keep_original",
+        Some("false"),
+        "keep an original-size copy (metadata stripped) besides the thumbnail and display sizes",
+    ),
+    setting(
         "build.schedule",
         None,
         "re-render on this cron schedule too, e.g. `0 * * * *` (default: only on changes)",

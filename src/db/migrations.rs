@@ -100,6 +100,12 @@ pub const MIGRATIONS: &[Migration] = &[
         compatible_from: 1,
         steps: create_users_and_sessions,
     },
+    Migration {
+        version: 5,
+        name: "create_photos",
+        compatible_from: 1,
+        steps: create_photos,
+    },
 ];
 
 /// The schema version this binary is written for: the last migration it knows.
@@ -248,6 +254,41 @@ fn create_users_and_sessions() -> Vec<Step> {
                 .col(ColumnDef::new("failures").integer().not_null())
                 .col(ColumnDef::new("blocked_until").big_integer().not_null())
                 .col(ColumnDef::new("updated_at").big_integer().not_null())
+                .to_owned(),
+        )),
+    ]
+}
+
+/// Photos' metadata; their bytes are objects, named in `variants` (JSON).
+fn create_photos() -> Vec<Step> {
+    vec![
+        Step::CreateTable(Box::new(
+            Table::create()
+                .table("photos")
+                .col(
+                    ColumnDef::new("id")
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new("title").string_len(300).not_null())
+                .col(ColumnDef::new("caption").text().not_null())
+                .col(ColumnDef::new("album").string_len(100).not_null())
+                .col(ColumnDef::new("format").string_len(16).not_null())
+                .col(ColumnDef::new("width").integer().not_null())
+                .col(ColumnDef::new("height").integer().not_null())
+                .col(ColumnDef::new("variants").text().not_null())
+                .col(ColumnDef::new("uploaded_by").string_len(64).not_null())
+                .col(ColumnDef::new("created_at").big_integer().not_null())
+                .col(ColumnDef::new("updated_at").big_integer().not_null())
+                .to_owned(),
+        )),
+        Step::CreateIndex(Box::new(
+            Index::create()
+                .name("photos_album_idx")
+                .table("photos")
+                .col("album")
                 .to_owned(),
         )),
     ]

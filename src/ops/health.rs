@@ -55,9 +55,13 @@ pub struct Report {
 
 /// Runs every check at once.
 pub async fn report(app: &App) -> Report {
-    let database = database(app).await;
+    let (database, storage) = tokio::join!(database(app), storage(app));
     let content = content(app);
-    let checks = BTreeMap::from([("database", database), ("content", content)]);
+    let checks = BTreeMap::from([
+        ("database", database),
+        ("content", content),
+        ("storage", storage),
+    ]);
     let status = checks
         .values()
         .map(|c| c.status)
@@ -94,6 +98,30 @@ async fn database(app: &App) -> Check {
         }
         Ok(state) => (Status::Fail, format!("{}, {state}", app.db.engine().name())),
         Err(reason) => (Status::Fail, reason),
+    };
+    Check {
+        status,
+        latency_ms: started.elapsed().as_millis() as u64,
+        detail,
+        revision: None,
+        error: None,
+    }
+}
+
+/// Whether the object store answers. Pages are served without it, so it degrades.
+async fn storage(app: &App) -> Check {
+    let started = Instant::now();
+    let (status, detail) = match tokio::time::timeout(CHECK_BOUND, app.storage.check()).await {
+        Ok(Ok(())) => (Status::Ok, app.storage.describe()),
+        Ok(Err(e)) => (Status::Degraded, e.to_string()),
+        Err(_) => (
+            Status::Degraded,
+            format!(
+                "{} did not answer within {} ms",
+                app.storage.describe(),
+                CHECK_BOUND.as_millis()
+            ),
+        ),
     };
     Check {
         status,

@@ -415,6 +415,10 @@ fn page_name(name: &str) -> Result<(), String> {
         "sitemap.xml",
         "hooks",
         "micropub",
+        "login",
+        "logout",
+        "photos",
+        "media",
     ];
     if name.is_empty()
         || !name

@@ -50,6 +50,8 @@ pub struct Site {
     pub base_url: Option<String>,
     /// The sign-in page (see `auth::web`).
     pub login: String,
+    /// The templates, for pages rendered per request.
+    templates: std::sync::Arc<minijinja::Environment<'static>>,
 }
 
 /// What to render: the content, and whether drafts and scheduled posts are shown.
@@ -86,6 +88,7 @@ impl Site {
             next_publish_at: rendered.next_publish_at,
             base_url: content.site.base_url().map(str::to_owned),
             login: rendered.login,
+            templates: rendered.templates,
         })
     }
 
@@ -102,6 +105,24 @@ impl Site {
     /// The 404 page.
     pub fn not_found(&self) -> &Page {
         &self.not_found
+    }
+
+    /// Renders `template` for a page whose data comes per request (the gallery).
+    pub fn render_dynamic(
+        &self,
+        template: &str,
+        path: &str,
+        title: &str,
+        extra: serde_json::Value,
+    ) -> Result<String, minijinja::Error> {
+        render::dynamic(
+            &self.templates,
+            self.base_url.as_deref(),
+            template,
+            path,
+            title,
+            extra,
+        )
     }
 
     /// How many responses the site holds, and their total size uncompressed.

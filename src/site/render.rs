@@ -31,6 +31,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tag.html", include_str!("templates/tag.html")),
     ("post_item.html", include_str!("templates/post_item.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("gallery.html", include_str!("templates/gallery.html")),
+    ("photo.html", include_str!("templates/photo.html")),
 ];
 
 /// The built-in theme's assets: (file name, bytes). `static/` files of the same name win.
@@ -53,6 +55,8 @@ pub struct Rendered {
     pub next_publish_at: Option<DateTime<Utc>>,
     /// The sign-in page, with marks where the handler puts its message and `next`.
     pub login: String,
+    /// The templates, for pages rendered per request (the gallery).
+    pub templates: std::sync::Arc<Environment<'static>>,
 }
 
 /// How many posts one page of `/blog` lists.
@@ -452,9 +456,31 @@ fn pages(
             not_found,
             next_publish_at,
             login,
+            templates: std::sync::Arc::new(env),
         }),
         _ => Err(Problems(problems)),
     }
+}
+
+/// Renders a page whose data comes per request (the gallery) with the site's templates.
+pub fn dynamic(
+    env: &Environment<'static>,
+    base_url: Option<&str>,
+    template: &str,
+    path: &str,
+    title: &str,
+    extra: serde_json::Value,
+) -> Result<String, minijinja::Error> {
+    let page = PageInfo {
+        path,
+        title: Some(title),
+        description: None,
+        url: base_url.map(|b| format!("{b}{path}")),
+        kind: "dynamic",
+    };
+    let extra = Value::from_serialize(&extra);
+    env.get_template(template)?
+        .render(context! { page => page, ..extra })
 }
 
 /// The template environment: built-in templates, the user's over them, and the helpers

@@ -24,6 +24,7 @@ use crate::App;
     tags(
         (name = "posts", description = "Blog posts in the content folder"),
         (name = "session", description = "Signing in and out"),
+        (name = "photos", description = "Photos: files in object storage, text in the database"),
     ),
 )]
 struct Doc;
@@ -53,8 +54,11 @@ impl Modify for Security {
     }
 }
 
-/// The API's routes and the document that describes them.
-pub fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
+/// The API's routes and the document that describes them. Photo uploads may be as large
+/// as `photo_limit` (and a little more, for the form around the file); other bodies are
+/// limited by the layer around the whole router.
+pub fn parts(photo_limit: u64) -> (Router<App>, utoipa::openapi::OpenApi) {
+    let uploads = usize::try_from(photo_limit.saturating_add(64 * 1024)).unwrap_or(usize::MAX);
     let v1 = OpenApiRouter::new()
         .routes(routes!(
             crate::publish::api::list,
@@ -69,6 +73,17 @@ pub fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
             crate::auth::web::whoami,
             crate::auth::web::login_api,
             crate::auth::web::logout_api
+        ))
+        .routes(routes!(crate::photos::api::list))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(crate::photos::api::upload))
+                .layer(axum::extract::DefaultBodyLimit::max(uploads)),
+        )
+        .routes(routes!(
+            crate::photos::api::read,
+            crate::photos::api::patch,
+            crate::photos::api::remove
         ));
     OpenApiRouter::with_openapi(Doc::openapi())
         .nest("/api/v1", v1)
@@ -76,7 +91,7 @@ pub fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
 }
 
 /// The routes, the document and its docs page.
-pub fn router() -> Router<App> {
-    let (router, spec) = parts();
+pub fn router(photo_limit: u64) -> Router<App> {
+    let (router, spec) = parts(photo_limit);
     router.merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", spec))
 }

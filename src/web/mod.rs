@@ -18,28 +18,32 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
 
 use crate::App;
 
-/// The route table.
+/// The route table. Request bodies are limited to `server.body_limit`, photo uploads
+/// to `photos.max_size`.
 pub fn routes(app: App) -> Router {
+    let body_limit = usize::try_from(app.config.server.body_limit).unwrap_or(usize::MAX);
     Router::new()
         .merge(crate::ops::router())
         .merge(crate::site::router())
         .merge(crate::publish::router())
         .merge(crate::auth::web::router())
-        .merge(api::router())
+        .merge(crate::photos::pages::router())
+        .merge(api::router(app.config.photos.max_size))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .route_layer(observe::RouteLabelLayer)
         .fallback(error::fallback)
         .with_state(app)
 }
 
 /// The route table inside the layers every request goes through, outermost first:
-/// observation (id, log, metrics, security headers), the time limit and the body limit.
+/// observation (id, log, metrics, security headers), problem documents for API errors,
+/// and the time limit.
 /// They wrap the router once instead of each route, so a request does not clone them.
 /// Compression is not among them: pages are compressed once when rendered, and the
 /// routes that build a body per request add [`compression`] themselves.
@@ -53,14 +57,48 @@ pub fn service(
     ServiceBuilder::new()
         .layer(observe::ObserveLayer::new(app.metrics.clone()))
         .layer(axum::middleware::from_fn(error::api_problems))
+        .layer(axum::middleware::from_fn_with_state(
+            (
+                server.body_limit,
+                app.config.photos.max_size.saturating_add(64 * 1024),
+            ),
+            declared_length,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             server.request_timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(
-            usize::try_from(server.body_limit).unwrap_or(usize::MAX),
-        ))
         .service(routes(app))
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it:
+/// `photos.max_size` (and room for the form) for photo uploads, `server.body_limit` for
+/// everything else. Bodies without a declared length are bounded where they are read.
+async fn declared_length(
+    axum::extract::State((body_limit, upload_limit)): axum::extract::State<(u64, u64)>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let upload =
+        request.method() == axum::http::Method::POST && request.uri().path() == "/api/v1/photos";
+    let limit = if upload {
+        upload_limit.max(body_limit)
+    } else {
+        body_limit
+    };
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        let mut response = Response::new(Body::from(format!(
+            "the body is larger than this server accepts ({limit} bytes)\n"
+        )));
+        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        return response;
+    }
+    next.run(request).await
 }
 
 /// On-the-fly compression, for routes whose body is built per request.

@@ -5,5 +5,6 @@ pub mod audit_log;
 pub mod lease;
 pub mod login_throttle;
 pub mod migration;
+pub mod photo;
 pub mod session;
 pub mod user;
