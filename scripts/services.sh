@@ -81,6 +81,11 @@ if ! python3 -c 'import feedparser' 2>/dev/null; then
   log "installing feedparser (PyPI)"
   python3 -m pip install -q --root-user-action=ignore feedparser
 fi
+# The API is fuzzed from its OpenAPI document by schemathesis.
+if ! python3 -c 'import schemathesis' 2>/dev/null; then
+  log "installing schemathesis (PyPI)"
+  python3 -m pip install -q --root-user-action=ignore 'schemathesis>=4.32,<5'
+fi
 # The object storage tests start moto's S3 server themselves (moto_server on a free port).
 if ! python3 -c 'import moto.server' 2>/dev/null; then
   log "installing moto[server] (PyPI)"

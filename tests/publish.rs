@@ -259,8 +259,9 @@ async fn tokens_guard_the_posts_api_and_bad_input_changes_nothing() {
         .json()
         .await
         .unwrap();
-    assert_eq!(one["title"], "Hello There");
-    assert_eq!(one["body"], "Edited.\n");
+    assert_eq!(one["post"]["title"], "Hello There");
+    assert_eq!(one["post"]["body"], "Edited.\n");
+    assert_eq!(one["url"], "https://pub.example.org/blog/hello-there");
     let list: Value = client()
         .get(server.url("/api/v1/posts"))
         .bearer_auth(&token)

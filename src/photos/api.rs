@@ -181,6 +181,7 @@ pub async fn list(
 pub struct IdPath {
     /// The photo's id.
     #[allow(dead_code)]
+    #[param(minimum = 1)]
     id: i64,
 }
 

@@ -95,9 +95,8 @@ pub async fn list(State(app): State<App>, caller: Caller) -> Result<Response, Ap
 /// A post with where it lives.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Read {
-    /// Its fields and body.
-    #[serde(flatten)]
-    source: PostSource,
+    /// Its fields and body, as `POST` and `PUT` take them.
+    post: PostSource,
     /// Its address on the site.
     url: String,
     /// Its file in the content folder.
@@ -110,6 +109,7 @@ pub struct Read {
 pub struct SlugPath {
     /// Lower-case letters, digits, `-` and `_`.
     #[allow(dead_code)]
+    #[param(pattern = "^[a-z0-9_][a-z0-9_-]{0,199}$")]
     slug: String,
 }
 
@@ -141,7 +141,7 @@ pub async fn read(
         .ok_or_else(|| PublishError::NotFound(slug.as_str().to_owned()))?;
     Ok(Json(Read {
         url: super::post_url(&app, &slug),
-        source: found.source,
+        post: found.source,
         path: found.path,
     })
     .into_response())
@@ -152,6 +152,7 @@ pub async fn read(
 #[into_params(parameter_in = Query)]
 pub struct CreateQuery {
     /// The slug to use when the post gives none (a Markdown file's name).
+    #[param(pattern = "^[a-z0-9_][a-z0-9_-]{0,199}$")]
     slug: Option<String>,
 }
 
