@@ -258,6 +258,25 @@ async fn accounts(engine: Engine) {
     assert_eq!(response.status(), StatusCode::OK);
     let sam = cookie(&response);
     assert_eq!(response.json::<Value>().await.unwrap()["role"], "editor");
+    // Each endpoint names its role: listing accounts is for admins.
+    let listing = |cookie: String| {
+        client()
+            .get(server.url("/api/v1/users"))
+            .header("Cookie", cookie)
+            .send()
+    };
+    assert_eq!(
+        listing(sam.clone()).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let users: Value = listing(second.clone()).await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pat", "sam"]);
 
     // Idle and absolute expiry, judged by the database's times.
     db.execute("UPDATE sessions SET last_seen_at = 0").await;

@@ -393,3 +393,52 @@ mod tests {
         assert_eq!(next_path(None), "/");
     }
 }
+
+/// An account, as the admin console lists it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Account {
+    /// Its name.
+    name: String,
+    /// Its role.
+    role: Role,
+    /// When it was made.
+    created_at: chrono::DateTime<chrono::Utc>,
+    /// How many sessions it has open.
+    sessions: u64,
+}
+
+/// Every account.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AccountList {
+    /// By name.
+    users: Vec<Account>,
+}
+
+/// List accounts (admins only).
+#[utoipa::path(
+    get, path = "/users", tag = "session",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Every account", body = AccountList),
+        (status = 401, description = "No token or session, or a revoked or expired one", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database cannot be reached", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn users(State(app): State<App>, caller: Caller) -> Result<Json<AccountList>, ApiError> {
+    caller.require(Role::Admin)?;
+    let users = user::list(&app.db)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the database failed: {e}")))?
+        .into_iter()
+        .map(|u| Account {
+            name: u.name,
+            role: u.role,
+            created_at: chrono::TimeZone::timestamp_millis_opt(&chrono::Utc, u.created_at)
+                .single()
+                .unwrap_or_default(),
+            sessions: u.sessions,
+        })
+        .collect();
+    Ok(Json(AccountList { users }))
+}

@@ -23,7 +23,7 @@ use crate::App;
     modifiers(&Security),
     tags(
         (name = "posts", description = "Blog posts in the content folder"),
-        (name = "session", description = "Signing in and out"),
+        (name = "session", description = "Signing in and out, and accounts"),
         (name = "photos", description = "Photos: files in object storage, text in the database"),
     ),
 )]
@@ -74,6 +74,7 @@ pub fn parts(photo_limit: u64) -> (Router<App>, utoipa::openapi::OpenApi) {
             crate::auth::web::login_api,
             crate::auth::web::logout_api
         ))
+        .routes(routes!(crate::auth::web::users))
         .routes(routes!(crate::photos::api::list))
         .merge(
             OpenApiRouter::new()

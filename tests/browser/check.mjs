@@ -73,6 +73,7 @@ const SITES = [
       { path: '/blog/restore-drills', name: 'post' },
       { path: '/tags', name: 'tags' },
       { path: '/login', name: 'login' },
+      { path: '/photos', name: 'photos' },
     ],
   },
 ];
