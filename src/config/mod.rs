@@ -67,6 +67,17 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Photo uploads.
     pub photos: PhotosConfig,
+    /// Backups.
+    pub backup: BackupConfig,
+}
+
+/// Backup settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BackupConfig {
+    /// Every backup younger than this is kept.
+    pub keep_all: chrono::Duration,
+    /// Younger than this, the first of each day; older, the first of each month.
+    pub keep_daily: chrono::Duration,
 }
 
 /// Object storage settings.
@@ -226,6 +237,17 @@ impl Config {
                 max_size: raw.require("photos.max_size", parse_size)?,
                 keep_original: raw.require("photos.keep_original", boolean)?,
             },
+            backup: {
+                let chrono = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+                let keep_all = chrono(raw.require("backup.keep_all_for", positive_duration)?);
+                let keep_daily = chrono(raw.require("backup.keep_daily_for", positive_duration)?);
+                if keep_all > keep_daily {
+                    return Err(ConfigError(
+                        "backup.keep_all_for must not be longer than backup.keep_daily_for".to_owned(),
+                    ));
+                }
+                BackupConfig { keep_all, keep_daily }
+            },
             sessions: crate::auth::session::Policy {
                 idle: raw.require("auth.session_idle", positive_duration)?,
                 lifetime: raw.require("auth.session_lifetime", positive_duration)?,
@@ -353,6 +375,18 @@ impl Config {
             (
                 "photos.keep_original",
                 self.photos.keep_original.to_string(),
+            ),
+            (
+                "backup.keep_all_for",
+                quoted(&format_duration(
+                    self.backup.keep_all.to_std().unwrap_or_default(),
+                )),
+            ),
+            (
+                "backup.keep_daily_for",
+                quoted(&format_duration(
+                    self.backup.keep_daily.to_std().unwrap_or_default(),
+                )),
             ),
             (
                 "build.schedule",

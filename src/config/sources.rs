@@ -150,6 +150,16 @@ pub const SETTINGS: &[Setting] = &[
         "keep an original-size copy (metadata stripped) besides the thumbnail and display sizes",
     ),
     setting(
+        "backup.keep_all_for",
+        Some("30d"),
+        "every backup younger than this is kept",
+    ),
+    setting(
+        "backup.keep_daily_for",
+        Some("365d"),
+        "younger than this, the first backup of each day is kept; older, the first of each month",
+    ),
+    setting(
         "build.schedule",
         None,
         "re-render on this cron schedule too, e.g. `0 * * * *` (default: only on changes)",

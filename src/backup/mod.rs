@@ -1,0 +1,4 @@
+//! Backups. So far: the retention policy (`retention`), a pure function that `backup
+//! prune` will apply and that `hearth backup retention` explains.
+
+pub mod retention;
