@@ -135,13 +135,7 @@ fn create_audit_log() -> Vec<Step> {
         Step::CreateTable(Box::new(
             Table::create()
                 .table("audit_log")
-                .col(
-                    ColumnDef::new("id")
-                        .big_integer()
-                        .not_null()
-                        .auto_increment()
-                        .primary_key(),
-                )
+                .col(row_id())
                 .col(ColumnDef::new("at").timestamp_with_time_zone().not_null())
                 .col(ColumnDef::new("actor").string_len(255).not_null())
                 .col(ColumnDef::new("action").string_len(128).not_null())
@@ -165,13 +159,7 @@ fn create_api_tokens() -> Vec<Step> {
         Step::CreateTable(Box::new(
             Table::create()
                 .table("api_tokens")
-                .col(
-                    ColumnDef::new("id")
-                        .big_integer()
-                        .not_null()
-                        .auto_increment()
-                        .primary_key(),
-                )
+                .col(row_id())
                 .col(ColumnDef::new("name").string_len(64).not_null())
                 .col(ColumnDef::new("hash").string_len(64).not_null())
                 .col(ColumnDef::new("created_at").big_integer().not_null())
@@ -203,13 +191,7 @@ fn create_users_and_sessions() -> Vec<Step> {
         Step::CreateTable(Box::new(
             Table::create()
                 .table("users")
-                .col(
-                    ColumnDef::new("id")
-                        .big_integer()
-                        .not_null()
-                        .auto_increment()
-                        .primary_key(),
-                )
+                .col(row_id())
                 .col(ColumnDef::new("name").string_len(64).not_null())
                 .col(ColumnDef::new("password_hash").string_len(255).not_null())
                 .col(ColumnDef::new("role").string_len(16).not_null())
@@ -265,13 +247,7 @@ fn create_photos() -> Vec<Step> {
         Step::CreateTable(Box::new(
             Table::create()
                 .table("photos")
-                .col(
-                    ColumnDef::new("id")
-                        .big_integer()
-                        .not_null()
-                        .auto_increment()
-                        .primary_key(),
-                )
+                .col(row_id())
                 .col(ColumnDef::new("title").string_len(300).not_null())
                 .col(ColumnDef::new("caption").text().not_null())
                 .col(ColumnDef::new("album").string_len(100).not_null())
@@ -292,6 +268,16 @@ fn create_photos() -> Vec<Step> {
                 .to_owned(),
         )),
     ]
+}
+
+/// A table's own `BIGINT` auto-increment key, `id`.
+fn row_id() -> ColumnDef {
+    ColumnDef::new("id")
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
 }
 
 /// The ledger of applied migrations. It exists before any migration, so it is created
