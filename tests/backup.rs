@@ -91,3 +91,347 @@ async fn bad_input_is_refused_with_its_line() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("must not be longer"), "{stderr}");
 }
+
+use common::{Engine, TestDb, run};
+use serde_json::Value;
+
+/// Runs `hearth …` with `env`, returning (success, stdout, stderr).
+async fn cli(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> (bool, String, String) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run(dir, args, &env).await;
+    let (stdout, stderr) = text(&out);
+    (out.status.success(), stdout, stderr)
+}
+
+/// Every row of every table of backup `id`, as JSON, from a local-folder store.
+fn rows(objects: &std::path::Path, id: &str, second_precision: bool) -> Vec<(String, Vec<Value>)> {
+    let day = format!("{}/{}/{}", &id[0..4], &id[4..6], &id[6..8]);
+    let dir = objects.join("backups").join(day).join(id).join("db");
+    let mut tables = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for path in names {
+        let raw = zstd::stream::decode_all(&std::fs::read(&path).unwrap()[..]).unwrap();
+        let mut values: Vec<Value> = String::from_utf8(raw)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if second_precision {
+            // MariaDB's TIMESTAMP keeps whole seconds: compare audit times to the second.
+            for v in &mut values {
+                if let Some(Value::String(at)) = v.get_mut("at") {
+                    at.truncate(19);
+                }
+            }
+        }
+        tables.push((
+            path.file_name().unwrap().to_string_lossy().into_owned(),
+            values,
+        ));
+    }
+    tables
+}
+
+async fn fill(dir: &std::path::Path, env: &[(&str, String)], db: &TestDb) {
+    assert!(cli(dir, &["migrate"], env).await.0);
+    let mut child = hearth(dir)
+        .args(["user", "add", "zoe", "--admin", "--password-stdin"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .await
+        .unwrap();
+    assert!(child.wait().await.unwrap().success());
+    assert!(
+        cli(dir, &["token", "create", "--name", "laptop"], env)
+            .await
+            .0
+    );
+    db.execute(
+        "INSERT INTO audit_log (at, actor, action, target, detail) VALUES \
+         ('2026-01-02 03:04:05', 'zoë', 'note', 'ünïcødé ✓ \"quoted\" \\\\ back', '{\"k\": [1, 2]}')",
+    )
+    .await;
+}
+
+/// A backup taken on one engine restores on another with every row equal; a restore
+/// refuses a target that is not empty unless forced.
+async fn round_trip(from: Engine, to: Engine) {
+    let work = tempfile::tempdir().unwrap();
+    let source = TestDb::new(from).await;
+    let target = TestDb::new(to).await;
+    let objects = work.path().join("objects");
+    let store = (
+        "HEARTH_STORAGE_URL",
+        format!("file://{}", objects.display()),
+    );
+    let mut env = source.env();
+    env.push(store.clone());
+    fill(work.path(), &env, &source).await;
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "run"], &env).await;
+    assert!(ok, "{stderr}");
+    let id = stdout.trim().lines().last().unwrap().to_owned();
+
+    let (ok, stdout, stderr) = cli(
+        work.path(),
+        &["backup", "restore", &id, "--to", &target.url],
+        &env,
+    )
+    .await;
+    assert!(ok, "{from:?} → {to:?}: {stderr}");
+    assert!(stdout.starts_with("restored "), "{stdout}");
+    let (ok, _, stderr) = cli(
+        work.path(),
+        &["backup", "restore", &id, "--to", &target.url],
+        &env,
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("is not empty"), "{stderr}");
+    let (ok, _, stderr) = cli(
+        work.path(),
+        &["backup", "restore", &id, "--to", &target.url, "--force"],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+
+    // Back up the target too, and compare every row.
+    let mut env_target = target.env();
+    env_target.push(store);
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "run"], &env_target).await;
+    assert!(ok, "{stderr}");
+    let again = stdout.trim().lines().last().unwrap().to_owned();
+    let coarse = from == Engine::MySql || to == Engine::MySql;
+    let before = rows(&objects, &id, coarse);
+    let after = rows(&objects, &again, coarse);
+    assert_eq!(before, after, "{from:?} → {to:?}");
+    let users = &before
+        .iter()
+        .find(|(n, _)| n == "users.jsonl.zst")
+        .unwrap()
+        .1;
+    assert_eq!(users[0]["name"], "zoe");
+}
+
+#[tokio::test]
+async fn sqlite_to_postgres() {
+    round_trip(Engine::Sqlite, Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn postgres_to_mariadb() {
+    round_trip(Engine::Postgres, Engine::MySql).await;
+}
+
+#[tokio::test]
+async fn mariadb_to_sqlite() {
+    round_trip(Engine::MySql, Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn verify_checks_every_part_and_leftovers_are_never_listed() {
+    let work = tempfile::tempdir().unwrap();
+    let content = common::content_files(&[
+        ("site.toml", "title = \"B\"\n"),
+        (
+            "posts/a.md",
+            "+++\ntitle = \"A\"\ndate = 2026-01-01\n+++\nHi\n",
+        ),
+    ]);
+    let db = TestDb::new(Engine::Sqlite).await;
+    let objects = work.path().join("objects");
+    let mut env = db.env();
+    env.push((
+        "HEARTH_STORAGE_URL",
+        format!("file://{}", objects.display()),
+    ));
+    env.push(("HEARTH_CONTENT", content.path().display().to_string()));
+    fill(work.path(), &env, &db).await;
+
+    // An interrupted run's leftovers: parts without a manifest.
+    let leftover = objects.join("backups/2026/11/01/20261101T000000Z-deadbeef/db");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("users.jsonl.zst"), b"partial").unwrap();
+    let (ok, stdout, _) = cli(work.path(), &["backup", "list"], &env).await;
+    assert!(ok);
+    assert_eq!(stdout, "", "an interrupted backup is listed");
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "run"], &env).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("removed 1 object(s) left by 1 interrupted backup(s)"),
+        "{stderr}"
+    );
+    assert!(!leftover.join("users.jsonl.zst").exists());
+    let id = stdout.trim().to_owned();
+
+    // Verify: every checksum, a restore into scratch SQLite, the content archive.
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "verify", &id], &env).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("users: 1 rows, as the manifest says"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("backup {id} is good")), "{stdout}");
+    let (_, stdout, _) = cli(work.path(), &["backup", "list"], &env).await;
+    assert!(
+        stdout.starts_with(&id) && stdout.trim_end().ends_with("recent verified"),
+        "{stdout}"
+    );
+
+    // The content folder comes back whole.
+    let restored = work.path().join("restored-content");
+    let target = TestDb::new(Engine::Sqlite).await;
+    let (ok, stdout, stderr) = cli(
+        work.path(),
+        &[
+            "backup",
+            "restore",
+            &id,
+            "--to",
+            &target.url,
+            "--content",
+            restored.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("entries into"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(restored.join("posts/a.md")).unwrap(),
+        std::fs::read_to_string(content.path().join("posts/a.md")).unwrap()
+    );
+
+    // One flipped byte in a stored part: verify fails and names it.
+    let day = format!("{}/{}/{}", &id[0..4], &id[4..6], &id[6..8]);
+    let part = objects
+        .join("backups")
+        .join(day)
+        .join(&id)
+        .join("db/api_tokens.jsonl.zst");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&part, bytes).unwrap();
+    let (ok, _, stderr) = cli(work.path(), &["backup", "verify", &id], &env).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("error: db/api_tokens.jsonl.zst: sha256 is"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = cli(
+        work.path(),
+        &["backup", "verify", "20200101T000000Z-00000000"],
+        &env,
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("no backup has the id"), "{stderr}");
+}
+
+#[tokio::test]
+async fn prune_follows_the_policy_and_needs_a_verified_backup() {
+    let work = tempfile::tempdir().unwrap();
+    let db = TestDb::new(Engine::Sqlite).await;
+    let objects = work.path().join("objects");
+    let mut env = db.env();
+    env.push((
+        "HEARTH_STORAGE_URL",
+        format!("file://{}", objects.display()),
+    ));
+    // Thresholds of milliseconds: every backup is past both by the time prune runs.
+    env.push(("HEARTH_BACKUP_KEEP_ALL_FOR", "1ms".to_owned()));
+    env.push(("HEARTH_BACKUP_KEEP_DAILY_FOR", "2ms".to_owned()));
+    assert!(cli(work.path(), &["migrate"], &env).await.0);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (ok, stdout, stderr) = cli(work.path(), &["backup", "run"], &env).await;
+        assert!(ok, "{stderr}");
+        ids.push(stdout.trim().to_owned());
+    }
+    // The first of the month and the newest stay; the middle one goes, but only once a
+    // backup that stays has been verified.
+    let (ok, _, stderr) = cli(work.path(), &["backup", "prune", "--dry-run"], &env).await;
+    assert!(!ok);
+    assert!(stderr.contains("has been verified"), "{stderr}");
+    assert!(
+        cli(work.path(), &["backup", "verify", &ids[2]], &env)
+            .await
+            .0
+    );
+    let (ok, stdout, _) = cli(work.path(), &["backup", "prune", "--dry-run"], &env).await;
+    assert!(ok);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("would delete {}", ids[1])),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = cli(work.path(), &["backup", "prune"], &env).await;
+    assert!(ok);
+    assert!(
+        stdout.starts_with(&format!("deleted {}", ids[1])),
+        "{stdout}"
+    );
+    let (_, listed, _) = cli(work.path(), &["backup", "list"], &env).await;
+    let listed: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(listed, [ids[0].as_str(), ids[2].as_str()]);
+}
+
+/// The same on S3 (moto): run, list, verify, restore.
+#[tokio::test]
+async fn backups_in_s3() {
+    let moto = common::moto::Moto::start("hearth-backups").await;
+    let work = tempfile::tempdir().unwrap();
+    let source = TestDb::new(Engine::Postgres).await;
+    let target = TestDb::new(Engine::Sqlite).await;
+    let mut env = source.env();
+    env.extend(moto.env("hearth-backups", "prod"));
+    fill(work.path(), &env, &source).await;
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "run"], &env).await;
+    assert!(ok, "{stderr}");
+    let id = stdout.trim().to_owned();
+    let (_, listed, _) = cli(work.path(), &["backup", "list"], &env).await;
+    assert!(listed.starts_with(&id), "{listed}");
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "verify", &id], &env).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("api_tokens: 1 rows"), "{stdout}");
+    let (ok, _, stderr) = cli(
+        work.path(),
+        &["backup", "restore", &id, "--to", &target.url],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        target
+            .query_i64("SELECT COUNT(*) FROM users WHERE name = 'zoe'")
+            .await,
+        1
+    );
+    assert_eq!(
+        target
+            .query_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'note'")
+            .await,
+        1
+    );
+}

@@ -1,13 +1,21 @@
-//! `hearth backup`: so far `retention`, the policy as a pure, explainable function.
+//! `hearth backup`: take, list, verify, restore and prune backups, and explain the
+//! retention policy.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::backup::archive::{self, BackupError};
 use crate::backup::retention::{self, Policy};
-use crate::config::Config;
 use crate::config::types::parse_duration;
+use crate::config::{Config, DatabaseConfig, DatabaseUrl, MigrateOnStart};
+use crate::db::Db;
+use crate::db::lease::{Lease, holder_id};
+use crate::storage::Storage;
 
 /// Arguments of `hearth backup`.
 #[derive(Debug, clap::Args)]
@@ -20,6 +28,36 @@ pub struct Args {
 /// `hearth backup` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
+    /// Take a backup of the database and the content folder; prints its id last
+    Run,
+    /// List backups: id, time, size, and the rule that keeps each (or `drop`)
+    List,
+    /// Download a backup, check every checksum, restore it into a scratch SQLite
+    /// database and compare the row counts with its manifest
+    Verify {
+        /// The backup's id
+        id: String,
+    },
+    /// Restore a backup into a database (and a content folder)
+    Restore {
+        /// The backup's id
+        id: String,
+        /// The database to restore into: sqlite://, postgres:// or mysql://
+        #[arg(long, value_name = "DATABASE_URL")]
+        to: String,
+        /// Also restore the content folder into DIR
+        #[arg(long, value_name = "DIR")]
+        content: Option<PathBuf>,
+        /// Replace what the target holds instead of refusing a non-empty one
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete the backups the retention policy drops
+    Prune {
+        /// Only print what would be deleted
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Read RFC 3339 timestamps on standard input, one per line, and print `keep <ts> <rule>`
     /// or `drop <ts>` for each, as the retention policy judges them at --now
     Retention {
@@ -47,13 +85,238 @@ fn duration(raw: &str) -> Result<chrono::Duration, String> {
         .and_then(|d| chrono::Duration::from_std(d).map_err(|e| e.to_string()))
 }
 
+/// Progress: a bar on a terminal, a line per step otherwise.
+fn progress(verb: &'static str) -> impl FnMut(&str, usize, usize) {
+    let terminal = std::io::stderr().is_terminal();
+    move |what: &str, done: usize, total: usize| {
+        if terminal {
+            crate::site::export::bar(done, total);
+            if done == total {
+                eprintln!();
+            }
+        } else if done < total {
+            eprintln!("{verb} {what} ({}/{total})", done + 1);
+        }
+    }
+}
+
 /// Runs `hearth backup`.
-pub fn run(args: Args, config: &Config) -> anyhow::Result<ExitCode> {
-    let Action::Retention {
-        now,
-        keep_all_for,
-        keep_daily_for,
-    } = args.action;
+pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
+    let result = match args.action {
+        Action::Retention {
+            now,
+            keep_all_for,
+            keep_daily_for,
+        } => return retention_command(&config, now, keep_all_for, keep_daily_for),
+        Action::Run => take(&config).await,
+        Action::List => list(&config).await,
+        Action::Verify { id } => verify(&config, &id).await,
+        Action::Restore {
+            id,
+            to,
+            content,
+            force,
+        } => restore(&config, &id, &to, content, force).await,
+        Action::Prune { dry_run } => prune(&config, dry_run).await,
+    };
+    match result {
+        Ok(code) => Ok(code),
+        Err(e) => match e.downcast_ref::<BackupError>() {
+            Some(
+                BackupError::Corrupt { .. } | BackupError::NotEmpty(_) | BackupError::Unknown(_),
+            ) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+fn storage(config: &Config) -> anyhow::Result<Storage> {
+    Storage::open(&config.storage.url, &config.storage.s3)
+        .with_context(|| format!("opening the object store {}", config.storage.url))
+}
+
+async fn take(config: &Config) -> anyhow::Result<ExitCode> {
+    let db = super::open_database(config).await?;
+    let store = storage(config)?;
+    let Some(lease) =
+        Lease::try_acquire(&db, "backup", &holder_id(), Duration::from_secs(600)).await?
+    else {
+        let holder = Lease::holder(&db, "backup")
+            .await?
+            .map(|h| h.holder)
+            .unwrap_or_default();
+        anyhow::bail!("another backup is running ({holder}); try again when it ends");
+    };
+    let (_, interrupted) = archive::list(&store).await?;
+    if !interrupted.is_empty() {
+        let removed = archive::clean_up(&store, &interrupted).await?;
+        eprintln!(
+            "removed {removed} object(s) left by {} interrupted backup(s)",
+            interrupted.len()
+        );
+    }
+    let started = std::time::Instant::now();
+    let mut report = progress("backing up");
+    let manifest = archive::run(&db, &store, config.content.as_deref(), &mut report).await;
+    let _ = lease.release().await;
+    db.close().await;
+    let manifest = manifest?;
+    let rows: u64 = manifest.tables.values().sum();
+    eprintln!(
+        "backup of {rows} rows in {} tables{}: {} bytes in {} parts, {:.1} s, in {}",
+        manifest.tables.len(),
+        if config.content.is_some() {
+            " and the content folder"
+        } else {
+            ""
+        },
+        manifest.size(),
+        manifest.parts.len(),
+        started.elapsed().as_secs_f64(),
+        store.describe()
+    );
+    println!("{}", manifest.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn policy(config: &Config) -> Policy {
+    Policy {
+        keep_all: config.backup.keep_all,
+        keep_daily: config.backup.keep_daily,
+    }
+}
+
+async fn list(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = storage(config)?;
+    let (manifests, _) = archive::list(&store).await?;
+    let times: Vec<_> = manifests.iter().map(|m| m.created_at).collect();
+    let verdicts = retention::judge(&times, Utc::now(), policy(config));
+    for (m, verdict) in manifests.iter().zip(verdicts) {
+        let verified = if archive::is_verified(&store, m).await? {
+            " verified"
+        } else {
+            ""
+        };
+        println!(
+            "{}  {}  {:>12}  {}{verified}",
+            m.id,
+            m.when(),
+            m.size(),
+            verdict.map_or("drop", |r| r.as_str())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
+    let store = storage(config)?;
+    let mut report = progress("verifying");
+    let verified = archive::verify(&store, id, &mut report).await?;
+    let manifest = archive::manifest(&store, id).await?;
+    archive::mark_verified(&store, &manifest).await?;
+    for (table, rows) in &verified.tables {
+        println!("{table}: {rows} rows, as the manifest says");
+    }
+    if let Some(files) = verified.content_files {
+        println!("content: {files} entries unpack");
+    }
+    println!("backup {id} is good: every checksum matches and it restores");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn restore(
+    config: &Config,
+    id: &str,
+    to: &str,
+    content: Option<PathBuf>,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    let url =
+        DatabaseUrl::parse(to).map_err(|what| anyhow::anyhow!("--to {to:?} is not {what}"))?;
+    let store = storage(config)?;
+    let manifest = archive::manifest(&store, id).await?;
+    let target = DatabaseConfig {
+        url,
+        max_connections: 2,
+        timeout: Duration::from_secs(30),
+        migrate_on_start: MigrateOnStart::Never,
+    };
+    let db = Db::connect(&target)
+        .await
+        .context("opening the target database")?;
+    let mut report = progress("restoring");
+    let restored = archive::restore_database(&store, &manifest, &db, force, &mut report).await;
+    db.close().await;
+    let restored = restored?;
+    let rows: u64 = restored.values().sum();
+    println!(
+        "restored {rows} rows in {} tables into {}",
+        restored.len(),
+        target.url.redacted()
+    );
+    if let Some(dir) = content {
+        let files = archive::restore_content(&store, &manifest, &dir, force).await?;
+        println!("restored {files} entries into {}", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn prune(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let store = storage(config)?;
+    let (manifests, _) = archive::list(&store).await?;
+    let times: Vec<_> = manifests.iter().map(|m| m.created_at).collect();
+    let verdicts = retention::judge(&times, Utc::now(), policy(config));
+    let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+    for (m, verdict) in manifests.iter().zip(verdicts) {
+        match verdict {
+            Some(_) => kept.push(m),
+            None => dropped.push(m),
+        }
+    }
+    if dropped.is_empty() {
+        eprintln!("nothing to prune: every backup is kept");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut any_verified = false;
+    for m in &kept {
+        any_verified |= archive::is_verified(&store, m).await?;
+    }
+    if !any_verified {
+        eprintln!(
+            "error: not pruning: none of the {} backups that would remain has been verified; run `hearth backup verify ID` first",
+            kept.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    for m in dropped {
+        if dry_run {
+            println!(
+                "would delete {} ({}): the retention policy drops it",
+                m.id,
+                m.when()
+            );
+        } else {
+            archive::delete(&store, m).await?;
+            tracing::info!(id = m.id, created_at = %m.when(), "deleted a backup: the retention policy drops it");
+            println!(
+                "deleted {} ({}): the retention policy drops it",
+                m.id,
+                m.when()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retention_command(
+    config: &Config,
+    now: Option<DateTime<Utc>>,
+    keep_all_for: Option<chrono::Duration>,
+    keep_daily_for: Option<chrono::Duration>,
+) -> anyhow::Result<ExitCode> {
     let policy = Policy {
         keep_all: keep_all_for.unwrap_or(config.backup.keep_all),
         keep_daily: keep_daily_for.unwrap_or(config.backup.keep_daily),

@@ -52,7 +52,7 @@ pub enum Command {
     Token(token::Args),
     /// Add, list, change and remove the accounts that sign in
     User(user::Args),
-    /// Backups; so far `backup retention`, which explains the retention policy
+    /// Take, list, verify, restore and prune backups; explain the retention policy
     Backup(backup::Args),
     /// Print the effective configuration, secrets redacted, with where each value came from
     Config(config::Args),
@@ -90,7 +90,7 @@ pub async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish::run(args).await,
         Command::User(args) => user::run(args, loaded.config).await,
         Command::Photos(args) => photos::run(args, loaded.config).await,
-        Command::Backup(args) => backup::run(args, &loaded.config),
+        Command::Backup(args) => backup::run(args, loaded.config).await,
     }
 }
 

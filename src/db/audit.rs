@@ -13,7 +13,8 @@ pub async fn record(
     detail: Option<serde_json::Value>,
 ) -> Result<(), DbErr> {
     audit_log::ActiveModel {
-        at: Set(chrono::Utc::now()),
+        // Microseconds: what PostgreSQL keeps, so a backup restores the same time anywhere.
+        at: Set(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)),
         actor: Set(actor.to_owned()),
         action: Set(action.to_owned()),
         target: Set(target.map(str::to_owned)),

@@ -4,7 +4,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One token.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "api_tokens")]
 pub struct Model {
     /// Row id.

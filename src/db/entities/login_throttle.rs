@@ -4,7 +4,7 @@
 use sea_orm::entity::prelude::*;
 
 /// Failures under one key (`user:<name>` or `addr:<ip>`).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "login_throttle")]
 pub struct Model {
     /// `user:<name>` or `addr:<ip>`.

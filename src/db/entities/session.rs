@@ -4,7 +4,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One session.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "sessions")]
 pub struct Model {
     /// sha256 of the cookie's secret, lowercase hex.
