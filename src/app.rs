@@ -31,6 +31,8 @@ pub struct App {
     pub webhook: Arc<crate::publish::webhook::Hook>,
     /// The object store (photos, backups).
     pub storage: crate::storage::Storage,
+    /// How scheduled backups are going.
+    pub backups: Arc<crate::backup::schedule::Status>,
 }
 
 /// The site being served, and the problems of a newer content that did not render.
@@ -52,6 +54,7 @@ impl App {
     ) -> Self {
         Self {
             storage,
+            backups: Arc::default(),
             build,
             content_lock: Arc::default(),
             webhook: Arc::default(),

@@ -435,3 +435,114 @@ async fn backups_in_s3() {
         1
     );
 }
+
+/// `serve` backs up on `backup.schedule`: two replicas on one database take each slot
+/// once between them, verify it, and say so in metrics and `/health`.
+#[tokio::test]
+async fn replicas_take_each_scheduled_backup_once() {
+    let work = tempfile::tempdir().unwrap();
+    let db = TestDb::new(Engine::Postgres).await;
+    let objects = work.path().join("objects");
+    let mut env = db.env();
+    env.push((
+        "HEARTH_STORAGE_URL",
+        format!("file://{}", objects.display()),
+    ));
+    assert!(cli(work.path(), &["migrate"], &env).await.0);
+    env.push(("HEARTH_BACKUP_SCHEDULE", "*/2 * * * * *".to_owned()));
+    let start = || {
+        common::Server::start(common::Start {
+            env: env.clone(),
+            ..common::Start::default()
+        })
+    };
+    let (mut a, mut b) = (start().await, start().await);
+    let taken = |s: &common::Server| {
+        s.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("scheduled backup taken and verified"))
+            .count()
+    };
+    // Wait until three slots were taken, by either replica.
+    while taken(&a) + taken(&b) < 3 {
+        tokio::select! {
+            _ = a.wait_for_log_since(a.mark(), |l| l.contains("scheduled backup taken")) => {}
+            _ = b.wait_for_log_since(b.mark(), |l| l.contains("scheduled backup taken")) => {}
+        }
+    }
+    let (_, listed, _) = cli(work.path(), &["backup", "list"], &env).await;
+    let seconds: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split('-').next().unwrap())
+        .collect();
+    let mut distinct = seconds.clone();
+    distinct.dedup();
+    assert_eq!(seconds, distinct, "a slot was backed up twice:\n{listed}");
+    assert!(listed.lines().all(|l| l.ends_with("verified")), "{listed}");
+    let winner = if taken(&a) > 0 { &a } else { &b };
+    let metrics = winner.get("/metrics").await.text().await.unwrap();
+    for name in [
+        "hearth_backup_last_success_timestamp_seconds ",
+        "hearth_backup_last_attempt_timestamp_seconds ",
+        "hearth_backup_duration_seconds ",
+        "hearth_backup_size_bytes ",
+        "hearth_backup_failures_total 0",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
+    let health: Value = winner.get("/health").await.json().await.unwrap();
+    assert_eq!(health["checks"]["backups"]["status"], "ok", "{health}");
+}
+
+/// A scheduled backup that finds the database down fails cleanly: a log line, the failure
+/// counter, `/health` degraded, and nothing half-written in the store.
+#[tokio::test]
+async fn a_scheduled_backup_with_the_database_down_leaves_nothing() {
+    use common::proxy::{Mode, Proxy};
+    let work = tempfile::tempdir().unwrap();
+    let db = TestDb::new(Engine::Postgres).await;
+    let objects = work.path().join("objects");
+    let mut env = db.env();
+    env.push((
+        "HEARTH_STORAGE_URL",
+        format!("file://{}", objects.display()),
+    ));
+    assert!(cli(work.path(), &["migrate"], &env).await.0);
+    let proxy = Proxy::start(db.server_addr()).await;
+    let served = vec![
+        ("HEARTH_DATABASE_URL", db.url_via(proxy.addr)),
+        ("HEARTH_DATABASE_TIMEOUT", "1s".to_owned()),
+        (
+            "HEARTH_STORAGE_URL",
+            format!("file://{}", objects.display()),
+        ),
+        ("HEARTH_BACKUP_SCHEDULE", "*/2 * * * * *".to_owned()),
+    ];
+    let mut server = common::Server::start(common::Start {
+        env: served,
+        ..common::Start::default()
+    })
+    .await;
+    proxy.set(Mode::Cut);
+    let mark = server.mark();
+    server
+        .wait_for_log_since(mark, |l| l.contains("scheduled backup failed"))
+        .await;
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    let failures = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hearth_backup_failures_total "))
+        .unwrap();
+    assert!(failures.parse::<f64>().unwrap() >= 1.0, "{metrics}");
+    let health: Value = server.get("/health").await.json().await.unwrap();
+    assert_eq!(
+        health["checks"]["backups"]["status"], "degraded",
+        "{health}"
+    );
+    let (_, listed, _) = cli(work.path(), &["backup", "list"], &env).await;
+    assert_eq!(listed, "");
+    let leftovers = std::fs::read_dir(&objects).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "the failed backup left objects behind");
+}

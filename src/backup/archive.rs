@@ -137,7 +137,7 @@ fn id_time(id: &str) -> Option<DateTime<Utc>> {
 }
 
 /// What `run` reports as it goes: (what, done, total).
-pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
+pub type Progress<'a> = &'a mut (dyn FnMut(&str, usize, usize) + Send);
 
 /// Takes a backup: every table from one snapshot, and the content folder if there is one.
 pub async fn run(

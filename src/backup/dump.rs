@@ -57,7 +57,7 @@ pub enum DumpError {
     UnknownTable(String),
 }
 
-async fn dump_entity<E, C>(db: &C, out: &mut dyn Write) -> Result<u64, DumpError>
+async fn dump_entity<E, C>(db: &C, out: &mut (dyn Write + Send)) -> Result<u64, DumpError>
 where
     E: EntityTrait,
     E::Model: Serialize + Sync,
@@ -82,7 +82,7 @@ where
 pub async fn dump<C: ConnectionTrait + StreamTrait>(
     db: &C,
     table: &str,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<u64, DumpError> {
     match table {
         "users" => dump_entity::<user::Entity, C>(db, out).await,
@@ -111,7 +111,7 @@ pub async fn count(db: &impl ConnectionTrait, table: &str) -> Result<u64, DumpEr
 async fn restore_entity<E>(
     conn: &impl ConnectionTrait,
     table: &str,
-    lines: &mut dyn BufRead,
+    lines: &mut (dyn BufRead + Send),
 ) -> Result<u64, DumpError>
 where
     E: EntityTrait,
@@ -152,7 +152,7 @@ where
 pub async fn restore(
     conn: &impl ConnectionTrait,
     table: &str,
-    lines: &mut dyn BufRead,
+    lines: &mut (dyn BufRead + Send),
 ) -> Result<u64, DumpError> {
     match table {
         "users" => restore_entity::<user::Entity>(conn, table, lines).await,

@@ -1,6 +1,7 @@
-//! Backups. So far: the retention policy (`retention`), a pure function that `backup
-//! prune` will apply and that `hearth backup retention` explains.
+//! Backups: the retention policy (`retention`), engine-neutral dumps (`dump`), backups in
+//! object storage (`archive`), and the schedule `serve` runs them on (`schedule`).
 
 pub mod archive;
 pub mod dump;
 pub mod retention;
+pub mod schedule;

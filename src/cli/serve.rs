@@ -107,6 +107,9 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     if let Some(schedule) = app.config.build_schedule.clone() {
         site::watch::rebuild_on_schedule(app.clone(), schedule);
     }
+    if let Some(schedule) = app.config.backup.schedule.clone() {
+        crate::backup::schedule::start(app.clone(), schedule);
+    }
     let _watcher = match (&source, args.watch) {
         (Source::Dir(_), true) => Some(
             site::watch::watch(app.clone(), build.clone())

@@ -72,8 +72,10 @@ pub struct Config {
 }
 
 /// Backup settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BackupConfig {
+    /// When `serve` takes a backup; `None` when off.
+    pub schedule: Option<crate::schedule::Schedule>,
     /// Every backup younger than this is kept.
     pub keep_all: chrono::Duration,
     /// Younger than this, the first of each day; older, the first of each month.
@@ -246,7 +248,15 @@ impl Config {
                         "backup.keep_all_for must not be longer than backup.keep_daily_for".to_owned(),
                     ));
                 }
-                BackupConfig { keep_all, keep_daily }
+                let schedule = match raw.get("backup.schedule") {
+                    Some("off") => None,
+                    _ => Some(raw.require("backup.schedule", crate::schedule::Schedule::parse)?),
+                };
+                BackupConfig {
+                    schedule,
+                    keep_all,
+                    keep_daily,
+                }
             },
             sessions: crate::auth::session::Policy {
                 idle: raw.require("auth.session_idle", positive_duration)?,
@@ -375,6 +385,10 @@ impl Config {
             (
                 "photos.keep_original",
                 self.photos.keep_original.to_string(),
+            ),
+            (
+                "backup.schedule",
+                quoted(self.backup.schedule.as_ref().map_or("off", |s| s.as_str())),
             ),
             (
                 "backup.keep_all_for",

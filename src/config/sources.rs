@@ -150,6 +150,11 @@ pub const SETTINGS: &[Setting] = &[
         "keep an original-size copy (metadata stripped) besides the thumbnail and display sizes",
     ),
     setting(
+        "backup.schedule",
+        Some("0 * * * *"),
+        "when `serve` takes a backup (cron, UTC), or `off` (a CronJob runs `hearth backup run`)",
+    ),
+    setting(
         "backup.keep_all_for",
         Some("30d"),
         "every backup younger than this is kept",

@@ -57,11 +57,14 @@ pub struct Report {
 pub async fn report(app: &App) -> Report {
     let (database, storage) = tokio::join!(database(app), storage(app));
     let content = content(app);
-    let checks = BTreeMap::from([
+    let mut checks = BTreeMap::from([
         ("database", database),
         ("content", content),
         ("storage", storage),
     ]);
+    if app.config.backup.schedule.is_some() {
+        checks.insert("backups", backups(app));
+    }
     let status = checks
         .values()
         .map(|c| c.status)
@@ -126,6 +129,28 @@ async fn storage(app: &App) -> Check {
     Check {
         status,
         latency_ms: started.elapsed().as_millis() as u64,
+        detail,
+        revision: None,
+        error: None,
+    }
+}
+
+/// Whether scheduled backups keep up: degraded when the newest is older than twice the
+/// schedule's interval, or the last attempt here failed.
+fn backups(app: &App) -> Check {
+    let problem = app.backups.problem(chrono::Utc::now());
+    let detail = match (&problem, app.backups.last_success()) {
+        (Some(p), _) => p.clone(),
+        (None, Some(at)) => format!("the newest backup is from {}", at.to_rfc3339()),
+        (None, None) => "no backup yet; the first is taken at the next scheduled time".to_owned(),
+    };
+    Check {
+        status: if problem.is_some() {
+            Status::Degraded
+        } else {
+            Status::Ok
+        },
+        latency_ms: 0,
         detail,
         revision: None,
         error: None,
