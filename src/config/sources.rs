@@ -195,7 +195,12 @@ pub const SETTINGS: &[Setting] = &[
 ];
 
 /// `HEARTH_*` variables that are not settings but are read elsewhere.
-const OTHER_VARIABLES: &[&str] = &["HEARTH_CONFIG", "HEARTH_TOKEN", "HEARTH_GIT_REVISION"];
+const OTHER_VARIABLES: &[&str] = &[
+    "HEARTH_CONFIG",
+    "HEARTH_TOKEN",
+    "HEARTH_GIT_REVISION",
+    "HEARTH_BIN",
+];
 
 impl Setting {
     /// Its environment variable: `database.url` → `HEARTH_DATABASE_URL`.
