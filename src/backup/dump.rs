@@ -30,8 +30,9 @@ pub const TABLES: &[&str] = &[
 /// Tables whose `id` is an auto-increment counter that PostgreSQL keeps in a sequence.
 const SEQUENCED: &[&str] = &["users", "api_tokens", "photos", "audit_log"];
 
-/// Rows inserted per statement.
-const BATCH: usize = 500;
+/// Bound parameters per insert statement: under SQLite's limit (32,766), PostgreSQL's and
+/// MySQL's (65,535), and large enough that round trips do not dominate.
+const PARAMETERS: usize = 30_000;
 
 /// Why a dump or a restore failed.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +119,8 @@ where
     E::Model: DeserializeOwned + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
-    let mut batch: Vec<E::ActiveModel> = Vec::with_capacity(BATCH);
+    let per_statement = (PARAMETERS / E::Column::iter().count().max(1)).max(1);
+    let mut batch: Vec<E::ActiveModel> = Vec::with_capacity(per_statement);
     let mut n = 0u64;
     let mut line = String::new();
     loop {
@@ -136,7 +138,7 @@ where
             message: e.to_string(),
         })?;
         batch.push(row.into_active_model().reset_all());
-        if batch.len() == BATCH {
+        if batch.len() == per_statement {
             E::insert_many(std::mem::take(&mut batch))
                 .exec(conn)
                 .await?;
