@@ -91,9 +91,7 @@ async fn attempt(
 }
 
 async fn record(app: &App, actor: &str, action: &str, detail: Option<serde_json::Value>) {
-    if let Err(e) = audit::record(app.db.conn(), actor, action, None, detail).await {
-        tracing::warn!(error = %e, action, "could not write the audit log");
-    }
+    audit::note(app.db.conn(), actor, action, None, detail).await;
 }
 
 /// A local path to go to after signing in; anything else goes home.

@@ -15,7 +15,6 @@ use crate::config::types::parse_duration;
 use crate::config::{Config, DatabaseConfig, DatabaseUrl, MigrateOnStart};
 use crate::db::Db;
 use crate::db::lease::{Lease, holder_id};
-use crate::storage::Storage;
 
 /// Arguments of `hearth backup`.
 #[derive(Debug, clap::Args)]
@@ -133,14 +132,9 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn storage(config: &Config) -> anyhow::Result<Storage> {
-    Storage::open(&config.storage.url, &config.storage.s3)
-        .with_context(|| format!("opening the object store {}", config.storage.url))
-}
-
 async fn take(config: &Config) -> anyhow::Result<ExitCode> {
     let db = super::open_database(config).await?;
-    let store = storage(config)?;
+    let store = super::open_storage(config)?;
     let Some(lease) =
         Lease::try_acquire(&db, "backup", &holder_id(), Duration::from_secs(600)).await?
     else {
@@ -190,7 +184,7 @@ fn policy(config: &Config) -> Policy {
 }
 
 async fn list(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = storage(config)?;
+    let store = super::open_storage(config)?;
     let (manifests, _) = archive::list(&store).await?;
     let times: Vec<_> = manifests.iter().map(|m| m.created_at).collect();
     let verdicts = retention::judge(&times, Utc::now(), policy(config));
@@ -212,7 +206,7 @@ async fn list(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn verify(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
-    let store = storage(config)?;
+    let store = super::open_storage(config)?;
     let mut report = progress("verifying");
     let verified = archive::verify(&store, id, &mut report).await?;
     let manifest = archive::manifest(&store, id).await?;
@@ -236,7 +230,7 @@ async fn restore(
 ) -> anyhow::Result<ExitCode> {
     let url =
         DatabaseUrl::parse(to).map_err(|what| anyhow::anyhow!("--to {to:?} is not {what}"))?;
-    let store = storage(config)?;
+    let store = super::open_storage(config)?;
     let manifest = archive::manifest(&store, id).await?;
     let target = DatabaseConfig {
         url,
@@ -265,7 +259,7 @@ async fn restore(
 }
 
 async fn prune(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
-    let store = storage(config)?;
+    let store = super::open_storage(config)?;
     let (manifests, _) = archive::list(&store).await?;
     let times: Vec<_> = manifests.iter().map(|m| m.created_at).collect();
     let verdicts = retention::judge(&times, Utc::now(), policy(config));

@@ -94,6 +94,13 @@ pub async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Opens the object store the configuration names (no request is made yet).
+pub fn open_storage(config: &crate::config::Config) -> anyhow::Result<crate::storage::Storage> {
+    use anyhow::Context;
+    crate::storage::Storage::open(&config.storage.url, &config.storage.s3)
+        .with_context(|| format!("opening the object store {}", config.storage.url))
+}
+
 /// Opens the database for a command that reads or writes rows. SQLite is migrated first,
 /// as `serve` would (nobody else can); a server database must be at a schema this binary
 /// runs on, or the command stops saying to run `hearth migrate`.

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::storage::Storage;
 
 /// Arguments of `hearth photos`.
 #[derive(Debug, clap::Args)]
@@ -30,8 +29,7 @@ pub enum Action {
 pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     let Action::Gc { dry_run } = args.action;
     let db = super::open_database(&config).await?;
-    let storage = Storage::open(&config.storage.url, &config.storage.s3)
-        .with_context(|| format!("opening the object store {}", config.storage.url))?;
+    let storage = super::open_storage(&config)?;
     let garbage = crate::photos::gc(&db, &storage, dry_run)
         .await
         .context("collecting photo garbage")?;

@@ -99,8 +99,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         size_bytes = bytes,
         "content rendered"
     );
-    let storage = crate::storage::Storage::open(&config.storage.url, &config.storage.s3)
-        .with_context(|| format!("opening the object store {}", config.storage.url))?;
+    let storage = super::open_storage(&config)?;
     let app = App::new(config, db.clone(), site, metrics, build.clone(), storage);
     site::watch::on_hangup(app.clone(), build.clone());
     site::watch::publish_on_schedule(app.clone(), build.clone());

@@ -25,3 +25,17 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// Like [`record`], for actions that are already done: a failure to record is logged,
+/// not returned, so the caller's answer does not depend on the audit log.
+pub async fn note(
+    conn: &impl ConnectionTrait,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    detail: Option<serde_json::Value>,
+) {
+    if let Err(e) = record(conn, actor, action, target, detail).await {
+        tracing::warn!(error = %e, action, "could not write the audit log");
+    }
+}

@@ -283,17 +283,14 @@ pub async fn upload(
         }
     };
     let detail = serde_json::json!({ "title": row.title });
-    if let Err(e) = audit::record(
+    audit::note(
         app.db.conn(),
         &caller.name,
         "photo.upload",
         Some(&row.id.to_string()),
         Some(detail),
     )
-    .await
-    {
-        tracing::warn!(error = %e, "could not write the audit log");
-    }
+    .await;
     Ok(shown(row))
 }
 
@@ -372,17 +369,14 @@ pub async fn update(
     }
     row.updated_at = Set(now_ms());
     let row = row.update(app.db.conn()).await?;
-    if let Err(e) = audit::record(
+    audit::note(
         app.db.conn(),
         &caller.name,
         "photo.update",
         Some(&id.to_string()),
         None,
     )
-    .await
-    {
-        tracing::warn!(error = %e, "could not write the audit log");
-    }
+    .await;
     Ok(shown(row))
 }
 
@@ -395,17 +389,14 @@ pub async fn delete(app: &App, caller: &Caller, id: i64) -> Result<(), PhotoFail
     let variants = variants_of(&row);
     photo::Entity::delete_by_id(id).exec(app.db.conn()).await?;
     forget_unreferenced(app, &variants).await;
-    if let Err(e) = audit::record(
+    audit::note(
         app.db.conn(),
         &caller.name,
         "photo.delete",
         Some(&id.to_string()),
         None,
     )
-    .await
-    {
-        tracing::warn!(error = %e, "could not write the audit log");
-    }
+    .await;
     Ok(())
 }
 

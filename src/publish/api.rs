@@ -260,17 +260,7 @@ pub async fn remove(
 
 /// Reads a request body as Markdown (`text/markdown`) or JSON fields (`application/json`).
 pub fn submission(headers: &HeaderMap, body: &[u8]) -> Result<Submission, ApiError> {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = crate::web::media_type(headers);
     let unprocessable =
         |detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-post", detail);
     let text = || {

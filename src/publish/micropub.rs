@@ -98,12 +98,7 @@ async fn caller(
     headers: &HeaderMap,
     form_token: Option<&str>,
 ) -> Result<Caller, Response> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
+    let header = auth::bearer(headers);
     if header.is_some() && form_token.is_some() {
         return Err(Error::invalid(
             "send the token in the Authorization header or as access_token, not both",
@@ -202,17 +197,7 @@ fn properties_of(post: &PostSource) -> BTreeMap<&'static str, Value> {
 
 /// `POST /micropub`: create, update or delete.
 async fn post(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = crate::web::media_type(&headers);
     let request = match media.as_str() {
         "application/json" => match serde_json::from_slice::<Value>(&body) {
             Ok(value) => Request::Json(value),

@@ -101,6 +101,22 @@ async fn declared_length(
     next.run(request).await
 }
 
+/// A request's media type, lower-cased and without parameters (`text/markdown`), or
+/// `""` when it has none.
+pub fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
 /// On-the-fly compression, for routes whose body is built per request.
 pub fn compression() -> CompressionLayer {
     CompressionLayer::new().gzip(true).br(true)
