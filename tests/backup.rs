@@ -1,4 +1,6 @@
-//! `hearth backup`, black-box. So far: `backup retention`, the policy as a command.
+//! `hearth backup`, black-box: the retention policy as a command; runs, lists, verifies,
+//! restores and prunes on every engine, a folder and S3; encryption; faults (a corrupt
+//! part, a killed run, the database down during a scheduled run).
 
 #![allow(clippy::unwrap_used)]
 
@@ -545,4 +547,243 @@ async fn a_scheduled_backup_with_the_database_down_leaves_nothing() {
     assert_eq!(listed, "");
     let leftovers = std::fs::read_dir(&objects).map(|d| d.count()).unwrap_or(0);
     assert_eq!(leftovers, 0, "the failed backup left objects behind");
+}
+
+/// `kill -9` while a backup uploads its parts: nothing is listed, and the next run takes
+/// over the dead run's lease, removes its leftovers and succeeds.
+#[tokio::test]
+async fn a_killed_backup_is_never_listed_and_the_next_run_cleans_up() {
+    use common::proxy::Proxy;
+    let moto = common::moto::Moto::start("hearth-killed").await;
+    let work = tempfile::tempdir().unwrap();
+    let content = common::content_files(&[("site.toml", "title = \"K\"\n")]);
+    let db = TestDb::new(Engine::Sqlite).await;
+    let mut env = db.env();
+    env.extend(moto.env("hearth-killed", "site"));
+    env.push(("HEARTH_CONTENT", content.path().display().to_string()));
+    fill(work.path(), &env, &db).await;
+
+    // The store through a proxy that holds the upload of the content part: every table's
+    // part is stored by then, the manifest is not.
+    let upstream = moto.endpoint.trim_start_matches("http://").parse().unwrap();
+    let proxy = Proxy::start(upstream).await;
+    proxy.hold_at(b"/content.tar.zst HTTP/1.1");
+    let mut held_env: Vec<(&str, String)> = env
+        .iter()
+        .filter(|(k, _)| *k != "HEARTH_STORAGE_ENDPOINT")
+        .cloned()
+        .collect();
+    held_env.push(("HEARTH_STORAGE_ENDPOINT", format!("http://{}", proxy.addr)));
+    let mut child = hearth(work.path())
+        .args(["backup", "run"])
+        .envs(held_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(common::PATIENCE, proxy.held.notified())
+        .await
+        .expect("the run never reached the content part");
+    child.start_kill().unwrap(); // SIGKILL
+    let status = child.wait().await.unwrap();
+    assert!(!status.success());
+
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "list"], &env).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, "", "a killed run is listed");
+
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "run"], &env).await;
+    assert!(ok, "the run after a killed one failed: {stderr}");
+    let tables = 6;
+    assert!(
+        stderr.contains(&format!(
+            "removed {tables} object(s) left by 1 interrupted backup(s)"
+        )),
+        "{stderr}"
+    );
+    let id = stdout.trim().to_owned();
+    let (_, listed, _) = cli(work.path(), &["backup", "list"], &env).await;
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.starts_with(&id), "{listed}");
+    let (ok, _, stderr) = cli(work.path(), &["backup", "verify", &id], &env).await;
+    assert!(ok, "{stderr}");
+}
+
+/// With `backup.age_recipients` every part is sealed with age: the store holds nothing
+/// readable, and only the identity verifies or restores it.
+#[tokio::test]
+async fn encrypted_backups_open_only_with_the_identity() {
+    let work = tempfile::tempdir().unwrap();
+    let content = common::content_files(&[
+        ("site.toml", "title = \"Sealed\"\n"),
+        ("about.md", "A secret about page\n"),
+    ]);
+    let db = TestDb::new(Engine::Postgres).await;
+    let objects = work.path().join("objects");
+    let mut env = db.env();
+    env.push((
+        "HEARTH_STORAGE_URL",
+        format!("file://{}", objects.display()),
+    ));
+    env.push(("HEARTH_CONTENT", content.path().display().to_string()));
+    fill(work.path(), &env, &db).await;
+
+    let identity = work.path().join("backup.key");
+    let other = work.path().join("other.key");
+    let (ok, _, stderr) = cli(
+        work.path(),
+        &["backup", "keygen", "-o", identity.to_str().unwrap()],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let recipient = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("public key: "))
+        .unwrap()
+        .to_owned();
+    assert!(recipient.starts_with("age1"), "{stderr}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&identity).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (ok, _, stderr) = cli(
+        work.path(),
+        &["backup", "keygen", "-o", identity.to_str().unwrap()],
+        &env,
+    )
+    .await;
+    assert!(!ok, "an identity file was overwritten");
+    assert!(stderr.contains("backup.key"), "{stderr}");
+    assert!(
+        cli(
+            work.path(),
+            &["backup", "keygen", "-o", other.to_str().unwrap()],
+            &env
+        )
+        .await
+        .0
+    );
+
+    env.push(("HEARTH_BACKUP_AGE_RECIPIENTS", recipient));
+    let (ok, stdout, stderr) = cli(work.path(), &["backup", "run"], &env).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("encrypted with age to 1 recipient(s)"),
+        "{stderr}"
+    );
+    let id = stdout.trim().to_owned();
+
+    // Every stored part is an age file; no plain text of the site or the rows is there.
+    let day = format!("{}/{}/{}", &id[0..4], &id[4..6], &id[6..8]);
+    let dir = objects.join("backups").join(day).join(&id);
+    let mut parts = vec![dir.join("content.tar.zst.age")];
+    parts.extend(
+        std::fs::read_dir(dir.join("db"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    assert_eq!(parts.len(), 7, "{parts:?}");
+    for part in &parts {
+        assert!(part.to_string_lossy().ends_with(".age"), "{part:?}");
+        let bytes = std::fs::read(part).unwrap();
+        assert!(bytes.starts_with(b"age-encryption.org/v1\n"), "{part:?}");
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["encryption"], "age");
+    assert_eq!(manifest["format_version"], 2);
+    let (_, listed, _) = cli(work.path(), &["backup", "list"], &env).await;
+    assert!(listed.trim_end().ends_with("encrypted"), "{listed}");
+
+    // Without the identity, or with another one: a clear refusal.
+    let (ok, _, stderr) = cli(work.path(), &["backup", "verify", &id], &env).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "is encrypted with age: give the identity that opens it with --identity FILE"
+        ),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = cli(
+        work.path(),
+        &[
+            "backup",
+            "verify",
+            &id,
+            "--identity",
+            other.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("no identity in"), "{stderr}");
+
+    // With it (the flag, or the setting): verified, and restored with every row.
+    let (ok, stdout, stderr) = cli(
+        work.path(),
+        &[
+            "backup",
+            "verify",
+            &id,
+            "--identity",
+            identity.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("users: 1 rows, as the manifest says"),
+        "{stdout}"
+    );
+    let target = TestDb::new(Engine::Sqlite).await;
+    let restored = work.path().join("restored");
+    let mut with_identity = env.clone();
+    with_identity.push(("HEARTH_BACKUP_AGE_IDENTITY", identity.display().to_string()));
+    let (ok, _, stderr) = cli(
+        work.path(),
+        &[
+            "backup",
+            "restore",
+            &id,
+            "--to",
+            &target.url,
+            "--content",
+            restored.to_str().unwrap(),
+        ],
+        &with_identity,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(restored.join("about.md")).unwrap(),
+        "A secret about page\n"
+    );
+    for table in ["users", "api_tokens", "audit_log"] {
+        assert_eq!(
+            target
+                .query_i64(&format!("SELECT COUNT(*) FROM {table}"))
+                .await,
+            db.query_i64(&format!("SELECT COUNT(*) FROM {table}")).await,
+            "{table}"
+        );
+    }
+
+    // serve verifies what it takes, so it refuses recipients without the identity.
+    let (ok, _, stderr) = cli(work.path(), &["serve", "--listen", "127.0.0.1:0"], &env).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("backup.age_recipients is set but backup.age_identity is not"),
+        "{stderr}"
+    );
+    // A recipient that is not one is a configuration error naming the setting.
+    let mut bad = env.clone();
+    bad.push(("HEARTH_BACKUP_AGE_RECIPIENTS", "age1nope".to_owned()));
+    let (ok, _, stderr) = cli(work.path(), &["backup", "list"], &bad).await;
+    assert!(!ok);
+    assert!(stderr.contains("HEARTH_BACKUP_AGE_RECIPIENTS"), "{stderr}");
 }

@@ -1,7 +1,8 @@
 //! Backups in object storage: `backups/YYYY/MM/DD/<id>/` holds each database table as
 //! zstd-compressed JSON lines (`db/<table>.jsonl.zst`), the content folder as
 //! `content.tar.zst`, and `manifest.json`, written last: a backup without a manifest was
-//! interrupted, is never listed, and is removed by the next run.
+//! interrupted, is never listed, and is removed by the next run. With age recipients
+//! configured each part is also sealed (`….age`, see `crypt`).
 
 use std::collections::BTreeMap;
 use std::io::BufReader;
@@ -12,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::crypt::Keys;
 use super::dump::{self, DumpError, TABLES};
 use crate::db::Db;
 use crate::db::migrations::SCHEMA_VERSION;
@@ -22,8 +24,10 @@ use crate::web::page::hex;
 pub const PREFIX: &str = "backups";
 /// The manifest's file name.
 const MANIFEST: &str = "manifest.json";
-/// This hearth writes manifests of this format.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest manifest format this hearth reads; it writes 1, or 2 for sealed parts.
+pub const FORMAT_VERSION: u32 = 2;
+/// The content folder's part.
+const CONTENT: &str = "content.tar.zst";
 /// zstd's level: fast, and most of the gain.
 const LEVEL: i32 = 3;
 
@@ -60,6 +64,9 @@ pub struct Manifest {
     pub tables: BTreeMap<String, u64>,
     /// Its files.
     pub parts: Vec<Part>,
+    /// `age` when the parts are sealed with age.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
 }
 
 impl Manifest {
@@ -70,6 +77,13 @@ impl Manifest {
 
     fn prefix(&self) -> String {
         prefix_of(&self.id, self.created_at)
+    }
+
+    /// The content folder's part, if the backup has one.
+    fn content(&self) -> Option<&Part> {
+        self.parts
+            .iter()
+            .find(|p| p.name.strip_suffix(".age").unwrap_or(&p.name) == CONTENT)
     }
 }
 
@@ -144,12 +158,28 @@ pub async fn run(
     db: &Db,
     storage: &Storage,
     content: Option<&Path>,
+    keys: &Keys,
     progress: Progress<'_>,
 ) -> Result<Manifest, BackupError> {
     let created_at = Utc::now();
     let id = new_id(created_at);
     let prefix = prefix_of(&id, created_at);
-    let total = TABLES.len() + usize::from(content.is_some()) + 1;
+    // The content folder is listed first, so that progress can count its files.
+    let files = match content {
+        Some(dir) => {
+            let dir = dir.to_owned();
+            Some(
+                tokio::task::spawn_blocking(move || walk(&dir).map(|files| (dir, files)))
+                    .await
+                    .map_err(|e| {
+                        BackupError::Other(format!("listing the content folder: {e}"))
+                    })??,
+            )
+        }
+        None => None,
+    };
+    let content_steps = files.as_ref().map_or(0, |(_, f)| f.len().max(1));
+    let total = TABLES.len() + content_steps + 1;
     let mut parts = Vec::new();
     let mut tables = BTreeMap::new();
     let snapshot = dump::snapshot(db).await?;
@@ -158,46 +188,39 @@ pub async fn run(
         let mut raw = Vec::new();
         let rows = dump::dump(&snapshot, table, &mut raw).await?;
         let stored = compress(&raw)?;
-        let name = format!("db/{table}.jsonl.zst");
-        parts.push(Part {
-            name: name.clone(),
-            size: stored.len() as u64,
-            sha256: sha256(&stored),
-            rows: Some(rows),
-        });
-        storage
-            .put(
-                &format!("{prefix}/{name}"),
-                Bytes::from(stored),
-                "application/zstd",
-            )
-            .await?;
+        let part = store_part(
+            storage,
+            &prefix,
+            keys,
+            format!("db/{table}.jsonl.zst"),
+            stored,
+            Some(rows),
+        )
+        .await?;
+        parts.push(part);
         tables.insert((*table).to_owned(), rows);
     }
     drop(snapshot);
-    if let Some(dir) = content {
+    if let Some((dir, files)) = files {
         progress("content", TABLES.len(), total);
-        let dir = dir.to_owned();
-        let stored = tokio::task::spawn_blocking(move || pack(&dir))
+        let (sender, mut packed) = tokio::sync::mpsc::unbounded_channel();
+        let packing = tokio::task::spawn_blocking(move || {
+            pack(&dir, &files, |n| {
+                let _ = sender.send(n);
+            })
+        });
+        while let Some(n) = packed.recv().await {
+            progress("content", TABLES.len() + n, total);
+        }
+        let stored = packing
             .await
             .map_err(|e| BackupError::Other(format!("packing the content folder: {e}")))??;
-        parts.push(Part {
-            name: "content.tar.zst".to_owned(),
-            size: stored.len() as u64,
-            sha256: sha256(&stored),
-            rows: None,
-        });
-        storage
-            .put(
-                &format!("{prefix}/content.tar.zst"),
-                Bytes::from(stored),
-                "application/zstd",
-            )
-            .await?;
+        let part = store_part(storage, &prefix, keys, CONTENT.to_owned(), stored, None).await?;
+        parts.push(part);
     }
     progress("manifest", total - 1, total);
     let manifest = Manifest {
-        format_version: FORMAT_VERSION,
+        format_version: if keys.seals() { 2 } else { 1 },
         id,
         created_at,
         hearth_version: crate::telemetry::VERSION.to_owned(),
@@ -205,6 +228,7 @@ pub async fn run(
         engine: db.engine().name().to_owned(),
         tables,
         parts,
+        encryption: keys.seals().then(|| "age".to_owned()),
     };
     let json =
         serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Other(e.to_string()))?;
@@ -219,11 +243,40 @@ pub async fn run(
     Ok(manifest)
 }
 
-/// The content folder as a zstd-compressed tar, without `.git`.
-fn pack(dir: &Path) -> Result<Vec<u8>, BackupError> {
-    let encoder = zstd::stream::Encoder::new(Vec::new(), LEVEL)?;
-    let mut tar = tar::Builder::new(encoder);
-    tar.follow_symlinks(false);
+/// Seals `stored` if there are recipients, puts it under `prefix`, and describes it.
+async fn store_part(
+    storage: &Storage,
+    prefix: &str,
+    keys: &Keys,
+    mut name: String,
+    mut stored: Vec<u8>,
+    rows: Option<u64>,
+) -> Result<Part, BackupError> {
+    let mut media_type = "application/zstd";
+    if keys.seals() {
+        stored = keys.seal(&stored)?;
+        name.push_str(".age");
+        media_type = "application/octet-stream";
+    }
+    let part = Part {
+        name,
+        size: stored.len() as u64,
+        sha256: sha256(&stored),
+        rows,
+    };
+    storage
+        .put(
+            &format!("{prefix}/{}", part.name),
+            Bytes::from(stored),
+            media_type,
+        )
+        .await?;
+    Ok(part)
+}
+
+/// The content folder's entries, relative, folders before what they hold, without `.git`.
+fn walk(dir: &Path) -> Result<Vec<PathBuf>, BackupError> {
+    let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(folder) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&folder)?.collect::<Result<_, _>>()?;
@@ -232,18 +285,42 @@ fn pack(dir: &Path) -> Result<Vec<u8>, BackupError> {
             let path = entry.path();
             let relative = path
                 .strip_prefix(dir)
-                .map_err(|e| BackupError::Other(e.to_string()))?;
+                .map_err(|e| BackupError::Other(e.to_string()))?
+                .to_owned();
             if relative == Path::new(".git") {
                 continue;
             }
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                tar.append_dir(relative, &path)?;
+            if entry.file_type()?.is_dir() {
                 stack.push(path);
-            } else {
-                tar.append_path_with_name(&path, relative)?;
             }
+            out.push(relative);
         }
+    }
+    Ok(out)
+}
+
+/// The listed entries of `dir` as a zstd-compressed tar, calling `packed` with the count
+/// after each. An entry removed since it was listed is left out.
+fn pack(
+    dir: &Path,
+    entries: &[PathBuf],
+    mut packed: impl FnMut(usize),
+) -> Result<Vec<u8>, BackupError> {
+    let encoder = zstd::stream::Encoder::new(Vec::new(), LEVEL)?;
+    let mut tar = tar::Builder::new(encoder);
+    tar.follow_symlinks(false);
+    for (n, relative) in entries.iter().enumerate() {
+        let path = dir.join(relative);
+        let added = match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => tar.append_dir(relative, &path),
+            Ok(_) => tar.append_path_with_name(&path, relative),
+            Err(e) => Err(e),
+        };
+        match added {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+        packed(n + 1);
     }
     Ok(tar.into_inner()?.finish()?)
 }
@@ -312,10 +389,18 @@ pub async fn manifest(storage: &Storage, id: &str) -> Result<Manifest, BackupErr
         .get(&key)
         .await?
         .ok_or_else(|| BackupError::Unknown(id.to_owned()))?;
-    serde_json::from_slice(&object.bytes).map_err(|e| BackupError::Corrupt {
-        part: MANIFEST.to_owned(),
-        what: format!("not a manifest: {e}"),
-    })
+    let manifest: Manifest =
+        serde_json::from_slice(&object.bytes).map_err(|e| BackupError::Corrupt {
+            part: MANIFEST.to_owned(),
+            what: format!("not a manifest: {e}"),
+        })?;
+    if manifest.format_version > FORMAT_VERSION {
+        return Err(BackupError::Other(format!(
+            "the manifest's format {} is newer than this hearth reads ({FORMAT_VERSION})",
+            manifest.format_version
+        )));
+    }
+    Ok(manifest)
 }
 
 /// Downloads a part and checks its size and checksum.
@@ -348,12 +433,28 @@ async fn fetch(storage: &Storage, manifest: &Manifest, part: &Part) -> Result<By
     Ok(object.bytes)
 }
 
+/// Downloads a part, checks it, and opens it if it is sealed: the zstd bytes.
+async fn fetch_open(
+    storage: &Storage,
+    manifest: &Manifest,
+    part: &Part,
+    keys: &Keys,
+) -> Result<Bytes, BackupError> {
+    let bytes = fetch(storage, manifest, part).await?;
+    if part.name.ends_with(".age") {
+        Ok(Bytes::from(keys.open(&part.name, &bytes)?))
+    } else {
+        Ok(bytes)
+    }
+}
+
 /// Restores backup `manifest` into `db`, all tables in one transaction: on failure the
 /// target is as it was. The target is first migrated to the backup's schema version.
 pub async fn restore_database(
     storage: &Storage,
     manifest: &Manifest,
     db: &Db,
+    keys: &Keys,
     force: bool,
     progress: Progress<'_>,
 ) -> Result<BTreeMap<String, u64>, BackupError> {
@@ -394,10 +495,11 @@ pub async fn restore_database(
         let table = part
             .name
             .strip_prefix("db/")
+            .map(|n| n.strip_suffix(".age").unwrap_or(n))
             .and_then(|n| n.strip_suffix(".jsonl.zst"))
             .unwrap_or_default()
             .to_owned();
-        let bytes = fetch(storage, manifest, part).await?;
+        let bytes = fetch_open(storage, manifest, part, keys).await?;
         let raw = zstd::stream::decode_all(&bytes[..]).map_err(|e| BackupError::Corrupt {
             part: part.name.clone(),
             what: format!("does not decompress: {e}"),
@@ -437,14 +539,13 @@ pub async fn restore_content(
     storage: &Storage,
     manifest: &Manifest,
     dir: &Path,
+    keys: &Keys,
     force: bool,
 ) -> Result<usize, BackupError> {
     let part = manifest
-        .parts
-        .iter()
-        .find(|p| p.name == "content.tar.zst")
+        .content()
         .ok_or_else(|| BackupError::Other("this backup has no content folder".to_owned()))?;
-    let bytes = fetch(storage, manifest, part).await?;
+    let bytes = fetch_open(storage, manifest, part, keys).await?;
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || unpack(&bytes, &dir, force))
         .await
@@ -502,15 +603,10 @@ pub struct Verified {
 pub async fn verify(
     storage: &Storage,
     id: &str,
+    keys: &Keys,
     progress: Progress<'_>,
 ) -> Result<Verified, BackupError> {
     let manifest = manifest(storage, id).await?;
-    if manifest.format_version > FORMAT_VERSION {
-        return Err(BackupError::Other(format!(
-            "the manifest's format {} is newer than this hearth reads ({FORMAT_VERSION})",
-            manifest.format_version
-        )));
-    }
     for part in &manifest.parts {
         fetch(storage, &manifest, part).await?;
     }
@@ -522,21 +618,28 @@ pub async fn verify(
         migrate_on_start: crate::config::MigrateOnStart::Never,
     };
     let db = Db::connect(&config).await.map_err(DumpError::from)?;
-    let tables = restore_database(storage, &manifest, &db, false, progress).await;
+    let tables = restore_database(storage, &manifest, &db, keys, false, progress).await;
     db.close().await;
     let tables = tables?;
     for (table, expected) in &manifest.tables {
         let restored = tables.get(table).copied().unwrap_or(0);
         if restored != *expected {
             return Err(BackupError::Corrupt {
-                part: format!("db/{table}.jsonl.zst"),
+                part: format!(
+                    "db/{table}.jsonl.zst{}",
+                    if manifest.encryption.is_some() {
+                        ".age"
+                    } else {
+                        ""
+                    }
+                ),
                 what: format!("{restored} rows restored, the manifest says {expected}"),
             });
         }
     }
-    let content_files = match manifest.parts.iter().find(|p| p.name == "content.tar.zst") {
+    let content_files = match manifest.content() {
         Some(part) => {
-            let bytes = fetch(storage, &manifest, part).await?;
+            let bytes = fetch_open(storage, &manifest, part, keys).await?;
             let count = tokio::task::spawn_blocking(move || -> Result<usize, std::io::Error> {
                 let mut archive = tar::Archive::new(zstd::stream::Decoder::new(&bytes[..])?);
                 let mut n = 0;

@@ -2,6 +2,7 @@
 //! object storage (`archive`), and the schedule `serve` runs them on (`schedule`).
 
 pub mod archive;
+pub mod crypt;
 pub mod dump;
 pub mod retention;
 pub mod schedule;

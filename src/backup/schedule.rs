@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use metrics::{counter, describe_counter, describe_gauge, gauge};
 
 use super::archive;
+use super::crypt::Keys;
 use super::retention::{self, Policy};
 use crate::App;
 use crate::db::lease::{Lease, holder_id};
@@ -87,8 +88,20 @@ pub fn describe(app: &App) {
     });
 }
 
+/// The keys scheduled backups use; refused when backups would be sealed to recipients
+/// without the identity that verifies them.
+pub fn keys(config: &crate::config::Config) -> Result<Keys, archive::BackupError> {
+    let keys = Keys::new(&config.backup.recipients, config.backup.identity.as_deref())?;
+    if keys.seals() && !keys.opens() {
+        return Err(archive::BackupError::Other(
+            "backup.age_recipients is set but backup.age_identity is not: serve verifies every backup it takes, which needs the identity (or set backup.schedule = \"off\" and run `hearth backup run` instead)".to_owned(),
+        ));
+    }
+    Ok(keys)
+}
+
 /// Starts the scheduler.
-pub fn start(app: App, schedule: Schedule) {
+pub fn start(app: App, schedule: Schedule, keys: Keys) {
     describe(&app);
     let now = Utc::now();
     let interval = schedule
@@ -127,7 +140,7 @@ pub fn start(app: App, schedule: Schedule) {
                     continue;
                 }
             }
-            once(&app, &holder).await;
+            once(&app, &holder, &keys).await;
         }
     });
 }
@@ -161,7 +174,7 @@ fn failed(app: &App, why: String) {
 }
 
 /// One scheduled run: back up, verify, prune.
-async fn once(app: &App, holder: &str) {
+async fn once(app: &App, holder: &str, keys: &Keys) {
     let started = Instant::now();
     app.metrics.record(|| {
         gauge!("hearth_backup_last_attempt_timestamp_seconds").set(Utc::now().timestamp() as f64);
@@ -184,9 +197,15 @@ async fn once(app: &App, holder: &str) {
             crate::site::Source::Dir(dir) => Some(dir.clone()),
             crate::site::Source::Builtin => None,
         };
-        let manifest =
-            archive::run(&app.db, &app.storage, content.as_deref(), &mut |_, _, _| {}).await?;
-        archive::verify(&app.storage, &manifest.id, &mut |_, _, _| {}).await?;
+        let manifest = archive::run(
+            &app.db,
+            &app.storage,
+            content.as_deref(),
+            keys,
+            &mut |_, _, _| {},
+        )
+        .await?;
+        archive::verify(&app.storage, &manifest.id, keys, &mut |_, _, _| {}).await?;
         archive::mark_verified(&app.storage, &manifest).await?;
         Ok::<_, archive::BackupError>(manifest)
     }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::backup::archive::{self, BackupError};
+use crate::backup::crypt::{self, Keys};
 use crate::backup::retention::{self, Policy};
 use crate::config::types::parse_duration;
 use crate::config::{Config, DatabaseConfig, DatabaseUrl, MigrateOnStart};
@@ -36,6 +37,9 @@ pub enum Action {
     Verify {
         /// The backup's id
         id: String,
+        /// The age identity file that opens an encrypted backup [default: backup.age_identity]
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
     },
     /// Restore a backup into a database (and a content folder)
     Restore {
@@ -50,6 +54,16 @@ pub enum Action {
         /// Replace what the target holds instead of refusing a non-empty one
         #[arg(long)]
         force: bool,
+        /// The age identity file that opens an encrypted backup [default: backup.age_identity]
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+    },
+    /// Make an age identity for encrypted backups: writes the identity file (keep it
+    /// safe, away from the backups) and prints its recipient for backup.age_recipients
+    Keygen {
+        /// Where to write the identity (refuses an existing file) [default: standard output]
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Delete the backups the retention policy drops
     Prune {
@@ -84,17 +98,17 @@ fn duration(raw: &str) -> Result<chrono::Duration, String> {
         .and_then(|d| chrono::Duration::from_std(d).map_err(|e| e.to_string()))
 }
 
-/// Progress: a bar on a terminal, a line per step otherwise.
+/// Progress: a bar on a terminal; otherwise a line each time the step's name changes
+/// (the content folder's files are one line, not one each).
 fn progress(verb: &'static str) -> impl FnMut(&str, usize, usize) {
     let terminal = std::io::stderr().is_terminal();
+    let mut last = String::new();
     move |what: &str, done: usize, total: usize| {
         if terminal {
-            crate::site::export::bar(done, total);
-            if done == total {
-                eprintln!();
-            }
-        } else if done < total {
+            crate::site::export::bar(verb, done, total);
+        } else if done < total && what != last {
             eprintln!("{verb} {what} ({}/{total})", done + 1);
+            last = what.to_owned();
         }
     }
 }
@@ -109,13 +123,15 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         } => return retention_command(&config, now, keep_all_for, keep_daily_for),
         Action::Run => take(&config).await,
         Action::List => list(&config).await,
-        Action::Verify { id } => verify(&config, &id).await,
+        Action::Verify { id, identity } => verify(&config, &id, identity).await,
         Action::Restore {
             id,
             to,
             content,
             force,
-        } => restore(&config, &id, &to, content, force).await,
+            identity,
+        } => restore(&config, &id, &to, content, force, identity).await,
+        Action::Keygen { output } => keygen(output),
         Action::Prune { dry_run } => prune(&config, dry_run).await,
     };
     match result {
@@ -154,7 +170,8 @@ async fn take(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let started = std::time::Instant::now();
     let mut report = progress("backing up");
-    let manifest = archive::run(&db, &store, config.content.as_deref(), &mut report).await;
+    let keys = Keys::new(&config.backup.recipients, None)?;
+    let manifest = archive::run(&db, &store, config.content.as_deref(), &keys, &mut report).await;
     let _ = lease.release().await;
     db.close().await;
     let manifest = manifest?;
@@ -172,6 +189,12 @@ async fn take(config: &Config) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         store.describe()
     );
+    if keys.seals() {
+        eprintln!(
+            "encrypted with age to {} recipient(s)",
+            config.backup.recipients.len()
+        );
+    }
     println!("{}", manifest.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -194,8 +217,13 @@ async fn list(config: &Config) -> anyhow::Result<ExitCode> {
         } else {
             ""
         };
+        let encrypted = if m.encryption.is_some() {
+            " encrypted"
+        } else {
+            ""
+        };
         println!(
-            "{}  {}  {:>12}  {}{verified}",
+            "{}  {}  {:>12}  {}{verified}{encrypted}",
             m.id,
             m.when(),
             m.size(),
@@ -205,10 +233,21 @@ async fn list(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn verify(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
+/// The keys that open backups: `--identity`, else `backup.age_identity`.
+fn opening_keys(config: &Config, identity: Option<PathBuf>) -> Result<Keys, BackupError> {
+    Keys::new(
+        &[],
+        identity
+            .or_else(|| config.backup.identity.clone())
+            .as_deref(),
+    )
+}
+
+async fn verify(config: &Config, id: &str, identity: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let store = super::open_storage(config)?;
+    let keys = opening_keys(config, identity)?;
     let mut report = progress("verifying");
-    let verified = archive::verify(&store, id, &mut report).await?;
+    let verified = archive::verify(&store, id, &keys, &mut report).await?;
     let manifest = archive::manifest(&store, id).await?;
     archive::mark_verified(&store, &manifest).await?;
     for (table, rows) in &verified.tables {
@@ -227,10 +266,12 @@ async fn restore(
     to: &str,
     content: Option<PathBuf>,
     force: bool,
+    identity: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let url =
         DatabaseUrl::parse(to).map_err(|what| anyhow::anyhow!("--to {to:?} is not {what}"))?;
     let store = super::open_storage(config)?;
+    let keys = opening_keys(config, identity)?;
     let manifest = archive::manifest(&store, id).await?;
     let target = DatabaseConfig {
         url,
@@ -242,7 +283,8 @@ async fn restore(
         .await
         .context("opening the target database")?;
     let mut report = progress("restoring");
-    let restored = archive::restore_database(&store, &manifest, &db, force, &mut report).await;
+    let restored =
+        archive::restore_database(&store, &manifest, &db, &keys, force, &mut report).await;
     db.close().await;
     let restored = restored?;
     let rows: u64 = restored.values().sum();
@@ -252,9 +294,31 @@ async fn restore(
         target.url.redacted()
     );
     if let Some(dir) = content {
-        let files = archive::restore_content(&store, &manifest, &dir, force).await?;
+        let files = archive::restore_content(&store, &manifest, &dir, &keys, force).await?;
         println!("restored {files} entries into {}", dir.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn keygen(output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let (file, recipient) = crypt::generate();
+    match output {
+        Some(path) => {
+            use std::io::Write;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut out = options
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            out.write_all(file.as_bytes())?;
+            out.sync_all()?;
+            eprintln!("wrote the identity to {} (mode 600)", path.display());
+        }
+        None => print!("{file}"),
+    }
+    eprintln!("public key: {recipient}");
     Ok(ExitCode::SUCCESS)
 }
 

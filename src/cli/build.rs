@@ -53,7 +53,7 @@ pub fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
                 let terminal = std::io::stderr().is_terminal();
                 let written = export::export(&site, out, |done, total| {
                     if terminal {
-                        export::bar(done, total);
+                        export::bar("writing", done, total);
                     }
                 })
                 .context("writing the site")?;

@@ -68,6 +68,11 @@ impl Args {
 
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
+    // Settings that can only fail are checked before any work.
+    let backup_keys = match &config.backup.schedule {
+        Some(_) => Some(crate::backup::schedule::keys(&config).context("backup.schedule")?),
+        None => None,
+    };
     let source = config.content.clone().map_or(Source::Builtin, Source::Dir);
     let build = Build {
         source: source.clone(),
@@ -106,8 +111,8 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     if let Some(schedule) = app.config.build_schedule.clone() {
         site::watch::rebuild_on_schedule(app.clone(), schedule);
     }
-    if let Some(schedule) = app.config.backup.schedule.clone() {
-        crate::backup::schedule::start(app.clone(), schedule);
+    if let (Some(schedule), Some(keys)) = (app.config.backup.schedule.clone(), backup_keys) {
+        crate::backup::schedule::start(app.clone(), schedule, keys);
     }
     let _watcher = match (&source, args.watch) {
         (Source::Dir(_), true) => Some(

@@ -80,6 +80,10 @@ pub struct BackupConfig {
     pub keep_all: chrono::Duration,
     /// Younger than this, the first of each day; older, the first of each month.
     pub keep_daily: chrono::Duration,
+    /// age recipients new backups are sealed to (validated `age1…` strings); none: plain.
+    pub recipients: Vec<String>,
+    /// The age identity file that opens sealed backups.
+    pub identity: Option<std::path::PathBuf>,
 }
 
 /// Object storage settings.
@@ -252,10 +256,20 @@ impl Config {
                     Some("off") => None,
                     _ => Some(raw.require("backup.schedule", crate::schedule::Schedule::parse)?),
                 };
+                let recipients = raw
+                    .get("backup.age_recipients")
+                    .map(|_| raw.require("backup.age_recipients", age_recipients))
+                    .transpose()?
+                    .unwrap_or_default();
                 BackupConfig {
                     schedule,
                     keep_all,
                     keep_daily,
+                    recipients,
+                    identity: raw
+                        .get("backup.age_identity")
+                        .map(|_| raw.require("backup.age_identity", non_empty).map(std::path::PathBuf::from))
+                        .transpose()?,
                 }
             },
             sessions: crate::auth::session::Policy {
@@ -403,6 +417,24 @@ impl Config {
                 )),
             ),
             (
+                "backup.age_recipients",
+                quoted(&if self.backup.recipients.is_empty() {
+                    "(none: backups are not encrypted)".to_owned()
+                } else {
+                    self.backup.recipients.join(", ")
+                }),
+            ),
+            (
+                "backup.age_identity",
+                quoted(
+                    &self
+                        .backup
+                        .identity
+                        .as_ref()
+                        .map_or_else(|| "(none)".to_owned(), |p| p.display().to_string()),
+                ),
+            ),
+            (
                 "build.schedule",
                 self.build_schedule
                     .as_ref()
@@ -450,6 +482,25 @@ fn non_empty(v: &str) -> Result<&str, &'static str> {
         Err("a path (it is empty)")
     } else {
         Ok(v)
+    }
+}
+
+/// age recipients, comma-separated.
+fn age_recipients(v: &str) -> Result<Vec<String>, &'static str> {
+    let list: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if list.is_empty()
+        || list
+            .iter()
+            .any(|r| crate::backup::crypt::parse_recipient(r).is_err())
+    {
+        Err("a comma-separated list of age X25519 recipients (age1…)")
+    } else {
+        Ok(list)
     }
 }
 

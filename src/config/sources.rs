@@ -165,6 +165,16 @@ pub const SETTINGS: &[Setting] = &[
         "younger than this, the first backup of each day is kept; older, the first of each month",
     ),
     setting(
+        "backup.age_recipients",
+        None,
+        "encrypt backups with age to these recipients (`age1…`, comma-separated); default: not encrypted",
+    ),
+    setting(
+        "backup.age_identity",
+        None,
+        "an age identity file that opens encrypted backups, for verify and restore (`serve` needs it to verify what it takes)",
+    ),
+    setting(
         "build.schedule",
         None,
         "re-render on this cron schedule too, e.g. `0 * * * *` (default: only on changes)",

@@ -138,7 +138,7 @@ fn is_empty_dir(path: &Path) -> bool {
 }
 
 /// A one-line progress bar on standard error, for terminals.
-pub fn bar(done: usize, total: usize) {
+pub fn bar(verb: &str, done: usize, total: usize) {
     let width = 30;
     let filled = (done * width)
         .checked_div(total)
@@ -147,7 +147,7 @@ pub fn bar(done: usize, total: usize) {
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,
-        "\r  writing [{}{}] {done}/{total}",
+        "\r  {verb} [{}{}] {done}/{total}",
         "#".repeat(filled),
         " ".repeat(width - filled)
     );

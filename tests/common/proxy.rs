@@ -1,5 +1,7 @@
-//! A TCP proxy the test controls, to put between hearth and its database: pass traffic,
-//! cut every connection (and refuse new ones), or hang (accept bytes, answer nothing).
+//! A TCP proxy the test controls, to put between hearth and its database or object store:
+//! pass traffic, cut every connection (and refuse new ones), hang (accept bytes, answer
+//! nothing), or hold: pass until the client sends a given byte string, then forward
+//! nothing more on that connection and tell the test.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +33,9 @@ pub struct Proxy {
     /// they had left to send (a pool's bookkeeping after a query) cannot pass for a new
     /// request's query.
     pub swallowed: Arc<Notify>,
+    /// Notified when a connection reaches the `hold_at` pattern and is held.
+    pub held: Arc<Notify>,
+    hold_at: Arc<std::sync::Mutex<Option<Vec<u8>>>>,
 }
 
 impl Proxy {
@@ -40,8 +45,11 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let (mode, _) = watch::channel(Mode::Pass);
         let swallowed = Arc::new(Notify::new());
+        let held = Arc::new(Notify::new());
+        let hold_at: Arc<std::sync::Mutex<Option<Vec<u8>>>> = Arc::default();
         let modes = mode.clone();
         let notify = swallowed.clone();
+        let (held_notify, pattern) = (held.clone(), hold_at.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let rx = modes.subscribe();
@@ -50,14 +58,33 @@ impl Proxy {
                     continue;
                 }
                 let opened_hanging = *rx.borrow() == Mode::Hang;
-                tokio::spawn(relay(client, upstream, rx, notify.clone(), opened_hanging));
+                let hold = Hold {
+                    pattern: pattern.lock().unwrap().clone(),
+                    held: held_notify.clone(),
+                };
+                tokio::spawn(relay(
+                    client,
+                    upstream,
+                    rx,
+                    notify.clone(),
+                    opened_hanging,
+                    hold,
+                ));
             }
         });
         Proxy {
             addr,
             mode,
             swallowed,
+            held,
+            hold_at,
         }
+    }
+
+    /// From now on, a new connection whose client sends `pattern` is held there: the
+    /// bytes from the one that completes it on are not forwarded, and `held` is notified.
+    pub fn hold_at(&self, pattern: &[u8]) {
+        *self.hold_at.lock().unwrap() = Some(pattern.to_vec());
     }
 
     /// Changes what the proxy does, for open connections too.
@@ -66,12 +93,19 @@ impl Proxy {
     }
 }
 
+/// What a connection holds at.
+struct Hold {
+    pattern: Option<Vec<u8>>,
+    held: Arc<Notify>,
+}
+
 async fn relay(
     mut client: TcpStream,
     upstream: SocketAddr,
     mut mode: watch::Receiver<Mode>,
     swallowed: Arc<Notify>,
     opened_hanging: bool,
+    hold: Hold,
 ) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
@@ -80,6 +114,8 @@ async fn relay(
     let (mut from_server, mut to_server) = server.split();
     let mut up = vec![0u8; 16 * 1024];
     let mut down = vec![0u8; 16 * 1024];
+    // The client's last bytes, so that a pattern split between reads is still seen.
+    let mut tail: Vec<u8> = Vec::new();
     loop {
         let current = *mode.borrow();
         match current {
@@ -98,7 +134,19 @@ async fn relay(
                 tokio::select! {
                     n = from_client.read(&mut up) => match n {
                         Ok(0) | Err(_) => return,
-                        Ok(n) => if to_server.write_all(&up[..n]).await.is_err() { return },
+                        Ok(n) => {
+                            if let Some(pattern) = &hold.pattern {
+                                tail.extend_from_slice(&up[..n]);
+                                if tail.windows(pattern.len()).any(|w| w == &pattern[..]) {
+                                    hold.held.notify_one();
+                                    // Held: the connection stays open, nothing passes.
+                                    std::future::pending::<()>().await;
+                                }
+                                let keep = tail.len().saturating_sub(pattern.len());
+                                tail.drain(..keep);
+                            }
+                            if to_server.write_all(&up[..n]).await.is_err() { return }
+                        }
                     },
                     n = from_server.read(&mut down) => match n {
                         Ok(0) | Err(_) => return,
