@@ -397,6 +397,31 @@ async fn prune_follows_the_policy_and_needs_a_verified_backup() {
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
     assert_eq!(listed, [ids[0].as_str(), ids[2].as_str()]);
+
+    // `run --verify --prune`, as a timer or CronJob runs it: the new backup is verified,
+    // the one it makes redundant goes, and the new id is still the last line.
+    let (ok, stdout, stderr) =
+        cli(work.path(), &["backup", "run", "--verify", "--prune"], &env).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("verified: every checksum matches"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!("deleted {}", ids[2])),
+        "{stdout}"
+    );
+    let newest = lines[1];
+    let (_, listed, _) = cli(work.path(), &["backup", "list"], &env).await;
+    let rows: Vec<&str> = listed.lines().collect();
+    assert_eq!(rows.len(), 2, "{listed}");
+    assert!(rows[0].starts_with(&ids[0]), "{listed}");
+    assert!(
+        rows[1].starts_with(newest) && rows[1].ends_with("verified"),
+        "{listed}"
+    );
 }
 
 /// The same on S3 (moto): run, list, verify, restore.

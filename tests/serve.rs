@@ -324,3 +324,46 @@ async fn the_metrics_exposition_passes_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `hearth probe`: 0 for an answer in 200–399, 1 with one line for anything else, 2 for an
+/// address that is not one.
+#[tokio::test]
+async fn probe_judges_an_address_as_kubernetes_does() {
+    let server = Server::start(Start::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::run(dir.path(), &["probe", &server.url("/ping")], &[]).await;
+    let (stdout, stderr) = common::text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("200 OK "), "{stdout}");
+
+    let out = common::run(dir.path(), &["probe", &server.url("/no-such-page")], &[]).await;
+    let (_, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("answered 404 Not Found"), "{stderr}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("http://127.0.0.1:{port}/ping");
+    let out = common::run(dir.path(), &["probe", &url], &[]).await;
+    let (_, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+
+    // A server that accepts and never answers: the timeout ends it.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ping", silent.local_addr().unwrap());
+    let out = common::run(dir.path(), &["probe", &url, "--timeout", "1s"], &[]).await;
+    let (_, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("no answer within 1s"), "{stderr}");
+    drop(silent);
+
+    let out = common::run(dir.path(), &["probe", "ftp://example/"], &[]).await;
+    let (_, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("is not an http:// or https:// address"),
+        "{stderr}"
+    );
+}

@@ -29,7 +29,14 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
     /// Take a backup of the database and the content folder; prints its id last
-    Run,
+    Run {
+        /// Then verify it as `backup verify` does (encrypted: needs backup.age_identity)
+        #[arg(long)]
+        verify: bool,
+        /// Then delete what the retention policy drops, as `backup prune` does
+        #[arg(long)]
+        prune: bool,
+    },
     /// List backups: id, time, size, and the rule that keeps each (or `drop`)
     List,
     /// Download a backup, check every checksum, restore it into a scratch SQLite
@@ -121,7 +128,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
             keep_all_for,
             keep_daily_for,
         } => return retention_command(&config, now, keep_all_for, keep_daily_for),
-        Action::Run => take(&config).await,
+        Action::Run { verify, prune } => take(&config, verify, prune).await,
         Action::List => list(&config).await,
         Action::Verify { id, identity } => verify(&config, &id, identity).await,
         Action::Restore {
@@ -148,7 +155,7 @@ pub async fn run(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn take(config: &Config) -> anyhow::Result<ExitCode> {
+async fn take(config: &Config, then_verify: bool, then_prune: bool) -> anyhow::Result<ExitCode> {
     let db = super::open_database(config).await?;
     let store = super::open_storage(config)?;
     let Some(lease) =
@@ -170,7 +177,15 @@ async fn take(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let started = std::time::Instant::now();
     let mut report = progress("backing up");
-    let keys = Keys::new(&config.backup.recipients, None)?;
+    let keys = Keys::new(
+        &config.backup.recipients,
+        config.backup.identity.as_deref().filter(|_| then_verify),
+    )?;
+    if then_verify && keys.seals() && !keys.opens() {
+        anyhow::bail!(
+            "--verify needs backup.age_identity: the backup is encrypted to backup.age_recipients"
+        );
+    }
     let manifest = archive::run(&db, &store, config.content.as_deref(), &keys, &mut report).await;
     let _ = lease.release().await;
     db.close().await;
@@ -194,6 +209,16 @@ async fn take(config: &Config) -> anyhow::Result<ExitCode> {
             "encrypted with age to {} recipient(s)",
             config.backup.recipients.len()
         );
+    }
+    if then_verify {
+        let mut report = progress("verifying");
+        archive::verify(&store, &manifest.id, &keys, &mut report).await?;
+        archive::mark_verified(&store, &manifest).await?;
+        eprintln!("verified: every checksum matches and it restores");
+    }
+    if then_prune && prune(config, false).await? != ExitCode::SUCCESS {
+        println!("{}", manifest.id);
+        return Ok(ExitCode::FAILURE);
     }
     println!("{}", manifest.id);
     Ok(ExitCode::SUCCESS)

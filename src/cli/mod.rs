@@ -5,6 +5,7 @@ pub mod build;
 pub mod config;
 pub mod migrate;
 pub mod photos;
+pub mod probe;
 pub mod publish;
 pub mod serve;
 pub mod token;
@@ -56,6 +57,8 @@ pub enum Command {
     Backup(backup::Args),
     /// Print the effective configuration, secrets redacted, with where each value came from
     Config(config::Args),
+    /// GET a URL and exit 0 if it answers 200–399: a health check for images without a shell
+    Probe(probe::Args),
 }
 
 impl Cli {
@@ -91,6 +94,7 @@ pub async fn run(command: Command, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::User(args) => user::run(args, loaded.config).await,
         Command::Photos(args) => photos::run(args, loaded.config).await,
         Command::Backup(args) => backup::run(args, loaded.config).await,
+        Command::Probe(args) => probe::run(args).await,
     }
 }
 
