@@ -12,30 +12,42 @@
 //! identifier is derived from the web address (or the title), so the same
 //! input always gives the same bytes.
 
+#[cfg(feature = "pdf")]
 use std::ops::Range;
+#[cfg(feature = "pdf")]
 use std::sync::LazyLock;
 
+#[cfg(feature = "pdf")]
 use typst::diag::{Severity, SourceDiagnostic, SourceResult, Warned};
+#[cfg(feature = "pdf")]
 use typst::foundations::{Bytes, Dict, IntoValue, Smart};
+#[cfg(feature = "pdf")]
 use typst::syntax::FileId;
+#[cfg(feature = "pdf")]
 use typst::text::Font;
+#[cfg(feature = "pdf")]
 use typst::{World, WorldExt};
+#[cfg(feature = "pdf")]
 use typst_as_lib::{TypstAsLibError, TypstEngine};
 
 /// The built-in template's source.
 pub const BUILTIN_TEMPLATE: &str = include_str!("resume.typ");
 
+#[cfg(feature = "pdf")]
 /// Where the template lives in Typst's virtual file system.
 const TEMPLATE_PATH: &str = "/resume.typ";
+#[cfg(feature = "pdf")]
 /// Where the résumé document lives, next to the template.
 const RESUME_PATH: &str = "/resume.json";
 
+#[cfg(feature = "pdf")]
 const FONT_FILES: [&[u8]; 3] = [
     include_bytes!("fonts/LibertinusSerif-Regular.otf"),
     include_bytes!("fonts/LibertinusSerif-Bold.otf"),
     include_bytes!("fonts/LibertinusSerif-Italic.otf"),
 ];
 
+#[cfg(feature = "pdf")]
 /// The vendored fonts, parsed once: they are immutable and `Font` clones are cheap.
 static FONTS: LazyLock<Vec<Font>> = LazyLock::new(|| {
     FONT_FILES
@@ -106,6 +118,7 @@ pub enum PdfError {
 /// Renders `resume` (a JSON Resume document) with `template` (Typst source).
 ///
 /// Same arguments, same bytes.
+#[cfg(feature = "pdf")]
 pub fn render(
     template: &str,
     resume: &serde_json::Value,
@@ -158,6 +171,7 @@ pub fn render(
     result
 }
 
+#[cfg(feature = "pdf")]
 fn compile_and_export(
     world: &dyn World,
     options: &PdfOptions,
@@ -187,6 +201,7 @@ fn compile_and_export(
     typst_pdf::pdf(&document, &pdf_options).map_err(|d| diagnostic_error(world, &d))
 }
 
+#[cfg(feature = "pdf")]
 /// Pins the document type of `typst::compile` to the one `typst_pdf::pdf`
 /// takes, a type none of our direct dependencies re-exports by name.
 fn paged<D>(
@@ -196,6 +211,7 @@ fn paged<D>(
     compiled
 }
 
+#[cfg(feature = "pdf")]
 /// Turns Typst's diagnostics into one error: the first error, placed at its
 /// own position in the template or, failing that, at the template line that
 /// led to it.
@@ -231,6 +247,7 @@ fn diagnostic_error(world: &dyn World, diagnostics: &[SourceDiagnostic]) -> PdfE
     }
 }
 
+#[cfg(feature = "pdf")]
 /// The 1-based line and column where `range` starts in the source `id`.
 fn line_column(world: &dyn World, id: FileId, range: Range<usize>) -> Option<(usize, usize)> {
     let source = world.source(id).ok()?;
@@ -238,14 +255,17 @@ fn line_column(world: &dyn World, id: FileId, range: Range<usize>) -> Option<(us
     Some((line + 1, column + 1))
 }
 
+#[cfg(feature = "pdf")]
 fn engine_error(err: TypstAsLibError) -> PdfError {
     PdfError::Typst(one_line(&err.to_string()))
 }
 
+#[cfg(feature = "pdf")]
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+#[cfg(feature = "pdf")]
 fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
@@ -257,7 +277,7 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "pdf"))]
 mod tests {
     use super::*;
     use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderValue, header};
+use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, ErrorKind, Value, context};
 use serde::Serialize;
@@ -14,7 +14,6 @@ use super::Build;
 use super::autolink::Autolinker;
 use super::content::{Content, ContentError, Problems, line_column, on_all_cores};
 use super::feed;
-use super::pdf::{self, PdfOptions};
 use super::post::{Post, tag_slug};
 use super::theme;
 use crate::web::page::{Page, hex};
@@ -92,7 +91,7 @@ pub fn render(
     build: &Build,
     previous: Option<&HashMap<Box<str>, Page>>,
 ) -> Result<(Rendered, Timings), Problems> {
-    let timed = |f: &dyn Fn() -> Result<Page, ContentError>| {
+    let timed = |f: &dyn Fn() -> Result<Option<Page>, ContentError>| {
         let started = Instant::now();
         (f(), started.elapsed())
     };
@@ -113,7 +112,9 @@ pub fn render(
     };
     match (pages, pdf) {
         (Ok(mut rendered), Ok(pdf)) => {
-            rendered.routes.insert("/pdf".into(), pdf);
+            if let Some(pdf) = pdf {
+                rendered.routes.insert("/pdf".into(), pdf);
+            }
             Ok((rendered, timings))
         }
         (Ok(_), Err(problem)) => Err(Problems(vec![problem])),
@@ -406,7 +407,10 @@ fn pages(
             "application/atom+xml; charset=utf-8",
         ),
     );
-    let mut map = vec![("/".to_owned(), None), ("/pdf".to_owned(), None)];
+    let mut map = vec![("/".to_owned(), None)];
+    if cfg!(feature = "pdf") {
+        map.push(("/pdf".to_owned(), None));
+    }
     if content.about.is_some() {
         map.push(("/about".to_owned(), None));
     }
@@ -521,6 +525,8 @@ fn environment(
     env.add_global("site", Value::from_serialize(&content.site));
     env.add_global("resume", Value::from_serialize(&content.resume.document));
     env.add_global("version", crate::telemetry::VERSION);
+    // Whether this hearth typesets `/pdf` (the cargo feature `pdf`).
+    env.add_global("pdf", cfg!(feature = "pdf"));
     env.add_global(
         "pdf_name",
         Value::from(pdf_file_name(content.resume.name())),
@@ -600,8 +606,17 @@ fn template_problem(content: &Content, e: &minijinja::Error) -> ContentError {
     ContentError::at(&file, location, detail)
 }
 
+/// Without the PDF engine (the cargo feature `pdf`) there is no `/pdf`.
+#[cfg(not(feature = "pdf"))]
+fn pdf_page(_: &Content) -> Result<Option<Page>, ContentError> {
+    Ok(None)
+}
+
 /// The PDF resume, from the user's `templates/resume.typ` or the built-in one.
-fn pdf_page(content: &Content) -> Result<Page, ContentError> {
+#[cfg(feature = "pdf")]
+fn pdf_page(content: &Content) -> Result<Option<Page>, ContentError> {
+    use super::pdf::{self, PdfOptions};
+    use axum::http::header;
     let user = content.templates.iter().find(|(n, _)| n == "resume.typ");
     let template = user.map_or(pdf::BUILTIN_TEMPLATE, |(_, s)| s.as_str());
     let web_url = content.site.base_url().map(|b| format!("{b}/"));
@@ -628,8 +643,10 @@ fn pdf_page(content: &Content) -> Result<Page, ContentError> {
         }
     })?;
     let name = pdf_file_name(content.resume.name());
-    Ok(Page::new(bytes, "application/pdf")
-        .with_header(header::CONTENT_DISPOSITION, content_disposition(&name)))
+    Ok(Some(
+        Page::new(bytes, "application/pdf")
+            .with_header(header::CONTENT_DISPOSITION, content_disposition(&name)),
+    ))
 }
 
 /// `<Name> Resume.pdf`.
@@ -641,6 +658,7 @@ fn pdf_file_name(name: Option<&str>) -> String {
 }
 
 /// `inline` with the file name, in ASCII for old clients and UTF-8 (RFC 6266) for the rest.
+#[cfg(feature = "pdf")]
 fn content_disposition(name: &str) -> HeaderValue {
     let ascii: String = name
         .chars()
@@ -815,6 +833,7 @@ mod tests {
             out,
             "https://x.example/?a=1&amp;b=&#39;&lt;&quot;&gt;&#39;||3|<b>"
         );
+        #[cfg(feature = "pdf")]
         assert_eq!(
             content_disposition("Zoë \"Z\" Resume.pdf"),
             "inline; filename=\"Zo_ _Z_ Resume.pdf\"; filename*=UTF-8''Zo%C3%AB%20%22Z%22%20Resume.pdf"

@@ -49,6 +49,7 @@ pub fn css(theme: &Theme) -> String {
 }
 
 /// The accent for print (the PDF), readable on white paper.
+#[cfg(feature = "pdf")]
 pub fn print_accent(theme: &Theme) -> String {
     let accent = parse(theme.accent.get_ref()).unwrap_or((0x0b, 0x6e, 0x4f));
     hex(readable(accent, (255, 255, 255)))
