@@ -1,0 +1,58 @@
+# hearth's image: one static binary, CA certificates and a /data volume, FROM scratch.
+#
+#   docker build -t hearth .                  # compiles in the build stage (needs a registry)
+#   make image                                # packs a binary built here (scripts/image.sh)
+#
+# BINARY_FROM picks where /hearth comes from: the `build` stage below, or `local`: a
+# context folder holding `hearth`, `ca-certificates.crt`, and empty `data/` and `tmp/`
+# (scripts/image.sh prepares one from a static build).
+ARG BINARY_FROM=build
+
+FROM docker.io/library/rust:1.95-bookworm AS build
+# --no-default-features leaves out the PDF engine (/pdf): a far smaller image.
+ARG CARGO_FLAGS=""
+# The commit, for `hearth --version` and /health (the context has no .git).
+ARG REVISION=unknown
+WORKDIR /src
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+COPY . .
+# glibc linked in (crt-static): the binary needs nothing from the image.
+RUN set -eu; \
+    triple="$(rustc -vV | sed -n 's/^host: //p')"; \
+    HEARTH_GIT_REVISION="$REVISION" RUSTFLAGS="-C target-feature=+crt-static" \
+      cargo build --release --locked --target "$triple" $CARGO_FLAGS; \
+    mkdir -p /out/data /out/tmp; \
+    cp "target/$triple/release/hearth" /out/hearth; \
+    cp /etc/ssl/certs/ca-certificates.crt /out/ca-certificates.crt
+
+FROM scratch AS local
+COPY . /out/
+
+# hadolint ignore=DL3006
+FROM ${BINARY_FROM} AS binary
+
+FROM scratch
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="hearth" \
+      org.opencontainers.image.description="A self-hosted personal web platform: one binary for your site and the machinery around it." \
+      org.opencontainers.image.source="https://github.com/hearth-web/hearth" \
+      org.opencontainers.image.licenses="MIT OR Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
+COPY --from=binary /out/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=binary --chown=65532:65532 /out/data /data
+COPY --from=binary --chmod=1777 /out/tmp /tmp
+COPY --from=binary /out/hearth /hearth
+ENV HEARTH_LISTEN=0.0.0.0:8080 \
+    HEARTH_DATA=/data \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+USER 65532:65532
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/hearth", "probe", "http://127.0.0.1:8080/ping"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/hearth"]
+CMD ["serve"]
