@@ -3,11 +3,12 @@
 # scratch content folder and SQLite database, an API token, then every operation with
 # generated valid and invalid data, stateful sequences included. It must find no 5xx,
 # no response the document does not describe (status, content type, headers, schema),
-# and no invalid request accepted. Uses target/debug/hearth (built by the tests).
+# and no invalid request accepted. Uses $HEARTH_BIN (default target/debug/hearth), built by
+# the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=target/debug/hearth
+bin=${HEARTH_BIN:-target/debug/hearth}
 work=$(mktemp -d)
 server=""
 cleanup() {
