@@ -8,23 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-out=$work/out
-
-checks=0
-ok() {
-  checks=$((checks + 1))
-  echo "ok $checks - $*"
-}
-fail() {
-  echo "FAIL - $*" >&2
-  if [[ -s $out ]]; then
-    echo "--- output:" >&2
-    cat "$out" >&2
-  fi
-  exit 1
-}
+# shellcheck source=tests/lib.sh
+source tests/lib.sh
 # refuses MESSAGE COMMAND...: COMMAND must fail and print MESSAGE.
 refuses() {
   local message=$1 status=0

@@ -9,24 +9,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/version.sh
 source scripts/lib/version.sh
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/lib.sh
+source tests/lib.sh
 repo=$work/repo
-out=$work/out
-
-checks=0
-ok() {
-  checks=$((checks + 1))
-  echo "ok $checks - $*"
-}
-fail() {
-  echo "FAIL - $*" >&2
-  if [[ -s $out ]]; then
-    echo "--- output:" >&2
-    cat "$out" >&2
-  fi
-  exit 1
-}
 
 # An isolated git: no user or system configuration (hooks, signing, templates).
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
