@@ -643,10 +643,10 @@ fn pdf_page(content: &Content) -> Result<Option<Page>, ContentError> {
         }
     })?;
     let name = pdf_file_name(content.resume.name());
-    Ok(Some(
-        Page::new(bytes, "application/pdf")
-            .with_header(header::CONTENT_DISPOSITION, content_disposition(&name)),
-    ))
+    Ok(Some(Page::new(bytes, "application/pdf").with_header(
+        header::CONTENT_DISPOSITION,
+        content_disposition(&name),
+    )))
 }
 
 /// `<Name> Resume.pdf`.
