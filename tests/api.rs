@@ -8,8 +8,11 @@ mod common;
 
 use common::{Server, Start, client};
 use reqwest::StatusCode;
-use reqwest::header::{ALLOW, CONTENT_TYPE};
+use reqwest::header::{
+    ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
 use serde_json::Value;
+use std::io::Read;
 
 const SNAPSHOT: &str = "tests/snapshots/openapi.json";
 
@@ -93,6 +96,58 @@ async fn the_docs_page_needs_nothing_from_elsewhere() {
         .await
         .unwrap();
     assert!(config.contains("/api/v1/openapi.json"), "{config}");
+}
+
+#[tokio::test]
+async fn the_docs_files_are_served_compressed_and_revalidated() {
+    let server = Server::start(Start::default()).await;
+    // Without its slash the page's relative links would break: redirected.
+    let page = server.get("/api/v1/docs").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.url().path(), "/api/v1/docs/");
+
+    let path = "/api/v1/docs/swagger-ui-bundle.js";
+    let plain = server.get(path).await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert!(plain.headers().get(CONTENT_ENCODING).is_none());
+    assert!(
+        plain.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let etag = plain.headers()[ETAG].clone();
+    let plain = plain.bytes().await.unwrap();
+    assert!(plain.len() > 500_000, "{} bytes", plain.len());
+
+    let gzipped = client()
+        .get(server.url(path))
+        .header(ACCEPT_ENCODING, "br;q=0, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()[CONTENT_ENCODING], "gzip");
+    assert_eq!(gzipped.headers()[VARY], "accept-encoding");
+    let gzipped = gzipped.bytes().await.unwrap();
+    assert!(gzipped.len() * 3 < plain.len(), "{} bytes", gzipped.len());
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(&gzipped[..])
+        .read_to_end(&mut inflated)
+        .unwrap();
+    assert!(inflated == plain, "the gzip form is not the same file");
+
+    let again = client()
+        .get(server.url(path))
+        .header(IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // Only the files the page loads are there; other names are the API's 404.
+    let missing = server.get("/api/v1/docs/swagger-ui-es-bundle.js").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers()[CONTENT_TYPE], "application/problem+json");
 }
 
 #[tokio::test]

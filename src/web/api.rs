@@ -1,14 +1,16 @@
 //! `/api/v1`: the JSON API's route table and its OpenAPI 3.1 document, generated from the
 //! handlers' annotations, served at `/api/v1/openapi.json` with interactive docs at
-//! `/api/v1/docs` (Swagger UI embedded in the binary: the page works offline).
+//! `/api/v1/docs` ([`super::docs`]).
 
 use axum::Router;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_swagger_ui::SwaggerUi;
 
+use axum::http::HeaderMap;
+
+use super::page::Page;
 use crate::App;
 
 #[derive(OpenApi)]
@@ -94,5 +96,16 @@ pub fn parts(photo_limit: u64) -> (Router<App>, utoipa::openapi::OpenApi) {
 /// The routes, the document and its docs page.
 pub fn router(photo_limit: u64) -> Router<App> {
     let (router, spec) = parts(photo_limit);
-    router.merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", spec))
+    let spec = Page::new(
+        serde_json::to_vec(&spec).unwrap_or_default(),
+        "application/json",
+    );
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move |headers: HeaderMap| {
+                std::future::ready(spec.respond(&headers))
+            }),
+        )
+        .merge(super::docs::router())
 }

@@ -2,6 +2,7 @@
 //! bounded shutdown.
 
 pub mod api;
+mod docs;
 pub mod error;
 pub mod observe;
 pub mod page;

@@ -2,7 +2,7 @@
 //! forms compressed once at render time, so serving it is a header comparison and a
 //! reference-count increment, whatever the client accepts.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -49,6 +49,23 @@ impl Page {
             cache_control: REVALIDATE,
             extra: None,
         }
+    }
+
+    /// Wraps a file gzip-compressed at build time: that form is served as it is, and the
+    /// plain bytes, for a client without gzip, are inflated from it here.
+    pub fn from_gzip(gzip: &'static [u8], content_type: &'static str) -> std::io::Result<Self> {
+        let mut body = Vec::new();
+        flate2::read::GzDecoder::new(gzip).read_to_end(&mut body)?;
+        let body = Bytes::from(body);
+        Ok(Self {
+            etags: etags(&body),
+            gzip: Some(Bytes::from_static(gzip)),
+            br: None,
+            body,
+            content_type: HeaderValue::from_static(content_type),
+            cache_control: REVALIDATE,
+            extra: None,
+        })
     }
 
     /// Wraps bytes that will not be served over HTTP (a static export): no compressed

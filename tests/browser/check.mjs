@@ -373,6 +373,51 @@ async function checkPage(browser, server, page) {
   return htmlFile;
 }
 
+/// The API's docs page: Swagger UI, served from the binary, must load nothing from
+/// elsewhere, log no errors, and show one entry per operation of the served document.
+/// (It is Swagger UI's own markup, so axe and the HTML checker are not run over it.)
+async function checkDocs(browser, server) {
+  const where = `${server.site.name} /api/v1/docs/`;
+  const origin = `http://${server.addr}`;
+  const problems = [];
+  let shown = 0;
+  let operations = 0;
+  const context = await browser.newContext(VIEWPORTS[1].options);
+  await context.route('**/*', (route) => {
+    const req = route.request();
+    if (new URL(req.url()).origin === origin) return route.continue();
+    problems.push(`request to another host: ${req.method()} ${req.url()}`);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(PATIENCE_MS);
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('response', (res) => {
+    if (res.status() >= 400) problems.push(`answered ${res.status()}: ${res.url()}`);
+  });
+  try {
+    const doc = await (await fetch(`${origin}/api/v1/openapi.json`)).json();
+    const methods = new Set(['get', 'put', 'post', 'delete', 'patch']);
+    operations = Object.values(doc.paths).flatMap((item) => Object.keys(item).filter((m) => methods.has(m))).length;
+    await page.goto(`${origin}/api/v1/docs/`, { waitUntil: 'load' });
+    await page.locator('.opblock').nth(operations - 1).waitFor();
+    shown = await page.locator('.opblock').count();
+    if (shown !== operations) problems.push(`shows ${shown} operations, the document has ${operations}`);
+    await page.screenshot({ path: path.join(SCREENSHOTS, `${server.site.name}-api-docs.png`), fullPage: true });
+  } catch (e) {
+    problems.push(`could not check the page: ${e.message} (${shown} of ${operations} operations shown)`);
+  } finally {
+    await context.close();
+  }
+  for (const p of problems) fail(where, p);
+  const line = `${problems.length ? 'FAIL' : 'ok  '} ${where.padEnd(24)} Swagger UI: ${shown} of ${operations} operations shown`;
+  console.log(line);
+  summaries.push(line);
+}
+
 // ---------------------------------------------------------------------------------
 // The Nu HTML Checker over every saved page.
 
@@ -451,6 +496,7 @@ async function main() {
             break;
           }
         }
+        if (!crashed && site.name === 'demo') await checkDocs(browser, server);
       } finally {
         await stopServer(server);
       }
