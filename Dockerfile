@@ -16,11 +16,14 @@ ARG REVISION=unknown
 WORKDIR /src
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 COPY . .
-# glibc linked in (crt-static): the binary needs nothing from the image. Stripped by
-# hand: the profile's `strip` leaves a static-pie's symbol table (20 MB) in place.
+# glibc linked in (crt-static): the binary needs nothing from the image. Its relative
+# relocations packed (RELR, glibc 2.36): 1.2 MB less than the classic table, still
+# position-independent. Stripped by hand: the profile's `strip` leaves a static-pie's
+# symbol table (20 MB) in place.
 RUN set -eu; \
     triple="$(rustc -vV | sed -n 's/^host: //p')"; \
-    HEARTH_GIT_REVISION="$REVISION" RUSTFLAGS="-C target-feature=+crt-static" \
+    HEARTH_GIT_REVISION="$REVISION" \
+    RUSTFLAGS="-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs" \
       cargo build --release --locked --target "$triple" $CARGO_FLAGS; \
     mkdir -p /out/data /out/tmp; \
     cp "target/$triple/release/hearth" /out/hearth; \

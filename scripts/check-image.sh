@@ -18,6 +18,10 @@ fail() {
 if [ -z "${HEARTH_BIN:-}" ]; then
   fail "HEARTH_BIN must name a static hearth binary (scripts/test sets it)"
 fi
+# Built as the image's binary is: RELR instead of 1.2 MB of classic relocations.
+if ! readelf -d "$HEARTH_BIN" | grep -q '(RELR)'; then
+  fail "$HEARTH_BIN has no packed relative relocations (link with -Wl,-z,pack-relative-relocs, as scripts/test does)"
+fi
 if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
   log "installing podman and runc (Debian)"
   apt-get update -qq

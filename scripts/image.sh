@@ -21,7 +21,8 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 if [ -z "${HEARTH_BIN:-}" ]; then
   log "cargo build --release (static, $triple)"
   read -r -a flags <<<"${CARGO_FLAGS:-}"
-  RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+  # Static, with the relative relocations packed (RELR): 1.2 MB smaller, still a PIE.
+  RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs" \
     cargo build --release --locked --target "$triple" "${flags[@]}"
   HEARTH_BIN=target/$triple/release/hearth
 fi
