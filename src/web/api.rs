@@ -2,13 +2,14 @@
 //! handlers' annotations, served at `/api/v1/openapi.json` with interactive docs at
 //! `/api/v1/docs` ([`super::docs`]).
 
+use std::sync::{Arc, LazyLock};
+
 use axum::Router;
+use axum::http::HeaderMap;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-use axum::http::HeaderMap;
 
 use super::page::Page;
 use crate::App;
@@ -96,10 +97,13 @@ pub fn parts(photo_limit: u64) -> (Router<App>, utoipa::openapi::OpenApi) {
 /// The routes, the document and its docs page.
 pub fn router(photo_limit: u64) -> Router<App> {
     let (router, spec) = parts(photo_limit);
-    let spec = Page::new(
-        serde_json::to_vec(&spec).unwrap_or_default(),
-        "application/json",
-    );
+    // Serialised and compressed on the first request for it, not at start-up.
+    let spec = Arc::new(LazyLock::new(move || {
+        Page::new(
+            serde_json::to_vec(&spec).unwrap_or_default(),
+            "application/json",
+        )
+    }));
     router
         .route(
             "/api/v1/openapi.json",

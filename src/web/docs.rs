@@ -49,7 +49,7 @@ static FILES: LazyLock<[Page; 4]> = LazyLock::new(|| {
 pub fn router() -> Router<App> {
     let mut router = Router::new().route(
         PREFIX,
-        get(|| async { Redirect::permanent("/api/v1/docs/") }),
+        get(|| async { Redirect::permanent(&format!("{PREFIX}/")) }),
     );
     for (index, name) in NAMES.into_iter().enumerate() {
         router = router.route(
