@@ -6,7 +6,13 @@
 # BINARY_FROM picks where /hearth comes from: the `build` stage below, or `local`: a
 # context folder holding `hearth`, `ca-certificates.crt`, and empty `data/` and `tmp/`
 # (scripts/image.sh prepares one from a static build).
+#
+# The `dev` stage (--target dev) is the image for Tilt's live update (Tiltfile): the same
+# with a static busybox (tar, sh, kill) and deploy/dev/hearth-live.sh as its entrypoint.
+# DEV_FROM picks where those come from: `dev-build` below, or `local`, whose context then
+# also holds `dev/busybox` and `dev/hearth-live`.
 ARG BINARY_FROM=build
+ARG DEV_FROM=dev-build
 
 FROM docker.io/library/rust:1.95-bookworm AS build
 # --no-default-features leaves out the PDF engine (/pdf): a far smaller image.
@@ -36,7 +42,21 @@ COPY . /out/
 # hadolint ignore=DL3006
 FROM ${BINARY_FROM} AS binary
 
-FROM scratch
+# Only the dev target builds this stage. Busybox follows bookworm's updates, unpinned.
+FROM docker.io/library/debian:bookworm-slim AS dev-build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends busybox-static \
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /out/dev \
+    && cp /bin/busybox /out/dev/busybox
+COPY deploy/dev/hearth-live.sh /out/dev/hearth-live
+
+# hadolint ignore=DL3006
+FROM ${DEV_FROM} AS dev-files
+
+FROM scratch AS release
 ARG VERSION=dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="hearth" \
@@ -61,3 +81,17 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/hearth"]
 CMD ["serve"]
+
+# Tilt's live update: `tar` writes a new binary to /live/hearth (a writable volume in the
+# dev overlay), then `kill -HUP 1` makes hearth-live restart hearth from it.
+FROM release AS dev
+COPY --from=dev-files /out/dev/busybox /out/dev/hearth-live /bin/
+USER 0:0
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+USER 65532:65532
+ENV PATH=/bin
+ENTRYPOINT ["/bin/hearth-live"]
+CMD ["serve"]
+
+# The release image is the default target.
+FROM release

@@ -3,7 +3,9 @@
 # and smoke-tests it with podman:
 # its metadata (user, port, labels, health check), then a container on a read-only root
 # with SQLite in its /data volume: /ping, /health, /, the HEALTHCHECK's own command,
-# SIGTERM → exit 0 within 5 s; then one on PostgreSQL reached by a host name.
+# SIGTERM → exit 0 within 5 s; then one on PostgreSQL reached by a host name. Then the
+# dev image (--target dev) through the steps of Tilt's live update, as Tilt runs them:
+# `tar -C / -x -f -` of the binary to /live/hearth, `sh -c 'kill -HUP 1'`, twice.
 #
 #   HEARTH_BIN=target/x86_64-unknown-linux-gnu/debug/hearth scripts/check-image.sh
 set -euo pipefail
@@ -40,10 +42,12 @@ export CONTAINERS_CONF=$work/containers.conf
 printf '[containers]\ndefault_ulimits = []\n' >"$CONTAINERS_CONF"
 pod() { podman --runtime runc --storage-driver vfs "$@"; }
 image=localhost/hearth:check
+dev_image=localhost/hearth:check-dev
 containers=()
 cleanup() {
   for c in "${containers[@]}"; do pod rm --force --time 0 "$c" >/dev/null 2>&1 || true; done
   pod volume prune --force >/dev/null 2>&1 || true
+  pod rmi --force "$dev_image" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -125,4 +129,94 @@ curl -fsS --max-time 5 "$url/health" | grep -q '"detail":"postgres' ||
   fail "$url/health does not report PostgreSQL"
 pod rm --force --time 0 "$pg" >/dev/null 2>&1
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE $db" >/dev/null
+# Nothing but the binary, the certificates and the two folders: no shell, no busybox.
+release_files=hearth-check-files-$$
+containers+=("$release_files")
+pod create --name "$release_files" "$image" >/dev/null 2>"$work/run.log" || {
+  cat "$work/run.log" >&2
+  fail "podman create failed"
+}
+extra=$(pod export "$release_files" | tar -t | sed 's|^\./||' |
+  grep -vxE 'hearth|etc/|etc/ssl/|etc/ssl/certs/|etc/ssl/certs/ca-certificates.crt|data/|tmp/|(dev|proc|sys|run)/.*|(dev|proc|sys|run)/|etc/(hosts|hostname|resolv.conf)' || true)
+[ -z "$extra" ] || fail "the release image holds more than hearth and its certificates: $(echo "$extra" | head -n 5 | tr '\n' ' ')"
 log "the image works"
+
+log "the dev image (Tilt's live update)"
+if ! command -v busybox >/dev/null 2>&1; then
+  log "installing busybox-static (Debian)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static >/dev/null
+fi
+IMAGE=localhost/hearth TAG=check-dev TARGET=dev PODMAN=podman \
+  PODMAN_FLAGS="--runtime runc --storage-driver vfs" bash scripts/image.sh
+dev_inspect() { pod image inspect --format "$1" "$dev_image"; }
+[ "$(dev_inspect '{{.Config.User}}')" = "65532:65532" ] || fail "the dev image does not run as 65532:65532"
+dev_inspect '{{json .Config.Entrypoint}}' | grep -qx '\["/bin/hearth-live"\]' ||
+  fail "the dev image's entrypoint is not hearth-live"
+
+# A one-shot command ends the container with its status (the migration Job, the init
+# container): no restart.
+pod run --rm --read-only --no-healthcheck "$dev_image" --version | grep -qF "$version" ||
+  fail "hearth --version in the dev image does not print $version"
+set +e
+pod run --rm --read-only --no-healthcheck "$dev_image" no-such-command >/dev/null 2>&1
+code=$?
+set -e
+[ "$code" = 2 ] || fail "a usage error in the dev image ended the container with $code, not 2"
+
+live=hearth-check-live-$$
+containers+=("$live")
+port=$(free_port)
+# As the dev overlay runs it: a read-only root, /live a writable volume (an emptyDir).
+run --detach --name "$live" --read-only --tmpfs /live:rw,exec,mode=0777 \
+  --publish "127.0.0.1:$port:8080" "$dev_image" >/dev/null
+url=http://127.0.0.1:$port
+wait_ready "$url" "$live"
+serving() { # serving: "PID EXE" of the hearth process in the dev container
+  local pid
+  pid=$(pod exec "$live" pidof hearth 2>/dev/null) || return 1
+  if [ -z "$pid" ] || [ "${pid#* }" != "$pid" ]; then return 1; fi
+  echo "$pid $(pod exec "$live" readlink "/proc/$pid/exe")"
+}
+before=$(serving) || fail "no hearth process in the dev container"
+[ "${before#* }" = /hearth ] || fail "the dev container runs ${before#* }, not /hearth"
+stage=$work/live
+mkdir -p "$stage/live"
+live_update() { # live_update BINARY: Tilt's steps; then waits for a new hearth to be ready
+  local now
+  cp "$1" "$stage/live/hearth"
+  # Tilt's archive: the file under its path in the container, owned by 0:0.
+  tar -C "$stage" -c --owner=0 --group=0 live/hearth | pod exec -i "$live" tar -C / -x -f - ||
+    fail "tar in the dev container failed"
+  pod exec "$live" sh -c 'kill -HUP 1' || fail "kill -HUP 1 in the dev container failed"
+  for _ in $(seq 1 240); do
+    now=$(serving) || now=
+    if [ -n "$now" ] && [ "$now" != "$before" ] && curl -fsS --max-time 2 "$url/ready" >/dev/null 2>&1; then
+      break
+    fi
+    [ "$(pod inspect --format '{{.State.Running}}' "$live")" = true ] || {
+      pod logs "$live" >&2 || true
+      fail "the dev container stopped on a live update"
+    }
+    sleep 0.25
+  done
+  if [ -z "$now" ] || [ "$now" = "$before" ]; then fail "hearth was not restarted after the live update"; fi
+  [ "${now#* }" = /live/hearth ] || fail "after the live update the dev container runs ${now#* }"
+  [ "$(pod exec "$live" sha256sum /live/hearth | cut -d' ' -f1)" = "$(sha256sum <"$1" | cut -d' ' -f1)" ] ||
+    fail "/live/hearth is not the binary sent"
+  pod exec "$live" cat /proc/1/cmdline | tr '\0' ' ' | grep -q '^/bin/sh /bin/hearth-live' ||
+    fail "PID 1 of the dev container is no longer hearth-live"
+  before=$now
+}
+live_update "$HEARTH_BIN"
+need_status "$url" ok
+# Again, over the binary that runs now, and with other bytes (a tail an ELF loader ignores).
+cp "$HEARTH_BIN" "$work/hearth-next"
+printf 'live update\n' >>"$work/hearth-next"
+live_update "$work/hearth-next"
+need_status "$url" ok
+log "SIGTERM to the dev container: exits 0 within 5 s"
+pod kill --signal TERM "$live" >/dev/null
+code=$(timeout 5 podman --runtime runc --storage-driver vfs wait "$live") ||
+  fail "the dev container did not stop within 5 s of SIGTERM"
+[ "$code" = 0 ] || fail "the dev container exited $code after SIGTERM"
+log "the dev image live-updates"

