@@ -103,11 +103,14 @@ wait_ready "$url" "$sqlite"
 need_status "$url" ok
 curl -fsS --max-time 5 "$url/" | grep -q '<html' || fail "$url/ is not a page"
 pod healthcheck run "$sqlite" >/dev/null || fail "the image's HEALTHCHECK fails on a healthy container"
-log "SIGTERM: exits 0 within 5 s"
-pod kill --signal TERM "$sqlite" >/dev/null
-code=$(timeout 5 podman --runtime runc --storage-driver vfs wait "$sqlite") ||
-  fail "the container did not stop within 5 s of SIGTERM"
-[ "$code" = 0 ] || fail "the container exited $code after SIGTERM"
+stops_on_sigterm() { # stops_on_sigterm CONTAINER: exits 0 within 5 s of SIGTERM
+  log "SIGTERM to $1: exits 0 within 5 s"
+  pod kill --signal TERM "$1" >/dev/null
+  code=$(timeout 5 podman --runtime runc --storage-driver vfs wait "$1") ||
+    fail "$1 did not stop within 5 s of SIGTERM"
+  [ "$code" = 0 ] || fail "$1 exited $code after SIGTERM"
+}
+stops_on_sigterm "$sqlite"
 
 log "a container on PostgreSQL, by host name"
 db=hearth_image_$$
@@ -214,9 +217,5 @@ cp "$HEARTH_BIN" "$work/hearth-next"
 printf 'live update\n' >>"$work/hearth-next"
 live_update "$work/hearth-next"
 need_status "$url" ok
-log "SIGTERM to the dev container: exits 0 within 5 s"
-pod kill --signal TERM "$live" >/dev/null
-code=$(timeout 5 podman --runtime runc --storage-driver vfs wait "$live") ||
-  fail "the dev container did not stop within 5 s of SIGTERM"
-[ "$code" = 0 ] || fail "the dev container exited $code after SIGTERM"
+stops_on_sigterm "$live"
 log "the dev image live-updates"
