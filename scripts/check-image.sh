@@ -101,7 +101,9 @@ run --detach --name "$sqlite" --read-only --publish "127.0.0.1:$port:8080" "$ima
 url=http://127.0.0.1:$port
 wait_ready "$url" "$sqlite"
 need_status "$url" ok
-curl -fsS --max-time 5 "$url/" | grep -q '<html' || fail "$url/ is not a page"
+# Read whole: `grep -q` would stop at the first match and fail curl's next write.
+page=$(curl -fsS --max-time 5 "$url/") || fail "$url/ failed"
+grep -q '<html' <<<"$page" || fail "$url/ is not a page"
 pod healthcheck run "$sqlite" >/dev/null || fail "the image's HEALTHCHECK fails on a healthy container"
 stops_on_sigterm() { # stops_on_sigterm CONTAINER: exits 0 within 5 s of SIGTERM
   log "SIGTERM to $1: exits 0 within 5 s"
@@ -128,7 +130,7 @@ run --detach --name "$pg" --read-only --network host \
 url=http://127.0.0.1:$port
 wait_ready "$url" "$pg"
 need_status "$url" ok
-curl -fsS --max-time 5 "$url/health" | grep -q '"detail":"postgres' ||
+grep -q '"detail":"postgres' <<<"$(curl -fsS --max-time 5 "$url/health")" ||
   fail "$url/health does not report PostgreSQL"
 pod rm --force --time 0 "$pg" >/dev/null 2>&1
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE $db" >/dev/null
@@ -158,7 +160,7 @@ dev_inspect '{{json .Config.Entrypoint}}' | grep -qx '\["/bin/hearth-live"\]' ||
 
 # A one-shot command ends the container with its status (the migration Job, the init
 # container): no restart.
-pod run --rm --read-only --no-healthcheck "$dev_image" --version | grep -qF "$version" ||
+[[ "$(pod run --rm --read-only --no-healthcheck "$dev_image" --version)" == *"$version"* ]] ||
   fail "hearth --version in the dev image does not print $version"
 set +e
 pod run --rm --read-only --no-healthcheck "$dev_image" no-such-command >/dev/null 2>&1
@@ -206,7 +208,7 @@ live_update() { # live_update BINARY: Tilt's steps; then waits for a new hearth 
   [ "${now#* }" = /live/hearth ] || fail "after the live update the dev container runs ${now#* }"
   [ "$(pod exec "$live" sha256sum /live/hearth | cut -d' ' -f1)" = "$(sha256sum <"$1" | cut -d' ' -f1)" ] ||
     fail "/live/hearth is not the binary sent"
-  pod exec "$live" cat /proc/1/cmdline | tr '\0' ' ' | grep -q '^/bin/sh /bin/hearth-live' ||
+  [[ "$(pod exec "$live" cat /proc/1/cmdline | tr '\0' ' ')" == "/bin/sh /bin/hearth-live "* ]] ||
     fail "PID 1 of the dev container is no longer hearth-live"
   before=$now
 }
