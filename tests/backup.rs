@@ -328,14 +328,35 @@ async fn verify_checks_every_part_and_leftovers_are_never_listed() {
         .join(day)
         .join(&id)
         .join("db/api_tokens.jsonl.zst");
-    let mut bytes = std::fs::read(&part).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
-    std::fs::write(&part, bytes).unwrap();
+    let flip = |path: &std::path::Path| {
+        let mut bytes = std::fs::read(path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(path, bytes).unwrap();
+    };
+    flip(&part);
     let (ok, _, stderr) = cli(work.path(), &["backup", "verify", &id], &env).await;
     assert!(!ok);
     assert!(
         stderr.contains("error: db/api_tokens.jsonl.zst: sha256 is"),
+        "{stderr}"
+    );
+    // Flipped back, and one in the content archive instead: that one is named.
+    flip(&part);
+    let (ok, _, stderr) = cli(work.path(), &["backup", "verify", &id], &env).await;
+    assert!(ok, "{stderr}");
+    flip(
+        &part
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("content.tar.zst"),
+    );
+    let (ok, _, stderr) = cli(work.path(), &["backup", "verify", &id], &env).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("error: content.tar.zst: sha256 is"),
         "{stderr}"
     );
     let (ok, _, stderr) = cli(

@@ -607,7 +607,14 @@ pub async fn verify(
     progress: Progress<'_>,
 ) -> Result<Verified, BackupError> {
     let manifest = manifest(storage, id).await?;
-    for part in &manifest.parts {
+    // The restore below downloads and checks the tables' parts, and the content step its
+    // archive: any other part is checked here, so that each is downloaded once.
+    let content = manifest.content().map(|p| p.name.as_str());
+    for part in manifest
+        .parts
+        .iter()
+        .filter(|p| !p.name.starts_with("db/") && Some(p.name.as_str()) != content)
+    {
         fetch(storage, &manifest, part).await?;
     }
     let scratch = tempfile::tempdir()?;
