@@ -1,18 +1,20 @@
 //! Photos, black-box, on SQLite with the local folder and on PostgreSQL with a real S3
 //! server (moto): upload with the camera's orientation applied and every bit of metadata
-//! gone, the gallery, the media files and their caching, bad files refused with nothing
+//! gone, the gallery (revalidated, compressed), the media files and their caching, bad files refused with nothing
 //! stored, changing and deleting, presigned redirects, and `hearth photos gc`.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 use common::moto::Moto;
 use common::{Engine, Server, Start, TestDb, client, run, text};
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use reqwest::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION,
+};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -60,6 +62,16 @@ async fn upload(server: &Server, token: &str, form: Form) -> reqwest::Response {
         .post(server.url("/api/v1/photos"))
         .bearer_auth(token)
         .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// GET `path` with `If-None-Match: tag`.
+async fn revalidate(server: &Server, path: &str, tag: &str) -> reqwest::Response {
+    client()
+        .get(server.url(path))
+        .header(IF_NONE_MATCH, tag)
         .send()
         .await
         .unwrap()
@@ -159,12 +171,37 @@ async fn photos(engine: Engine, s3: Option<&Moto>) {
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     }
 
-    // The gallery pages, with responsive images.
-    let gallery = server.get("/photos").await.text().await.unwrap();
+    // The gallery pages, with responsive images, revalidated by a tag of their bytes and
+    // compressed on the fly.
+    let response = server.get("/photos").await;
+    let gallery_tag = response.headers()[ETAG].to_str().unwrap().to_owned();
+    assert!(gallery_tag.starts_with("W/\""), "{gallery_tag}");
+    let gallery = response.text().await.unwrap();
     assert!(gallery.contains("alt=\"Sunset\""), "{gallery}");
     assert!(gallery.contains(" 200w"), "{gallery}");
+    let again = revalidate(&server, "/photos", &gallery_tag).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()[ETAG], gallery_tag.as_str());
+    let gzip = client()
+        .get(server.url("/photos"))
+        .header(ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzip.headers()[CONTENT_ENCODING], "gzip");
+    assert_eq!(gzip.headers()[ETAG], gallery_tag.as_str());
+    let mut inflated = String::new();
+    flate2::read::GzDecoder::new(&gzip.bytes().await.unwrap()[..])
+        .read_to_string(&mut inflated)
+        .unwrap();
+    assert_eq!(inflated, gallery);
     let page = server.get(&location).await;
     assert_eq!(page.status(), StatusCode::OK, "{}", server.log_text());
+    let page_tag = page.headers()[ETAG].to_str().unwrap().to_owned();
+    assert_eq!(
+        revalidate(&server, &location, &page_tag).await.status(),
+        StatusCode::NOT_MODIFIED
+    );
     let page = page.text().await.unwrap();
     assert!(
         page.contains("By the sea") && page.contains("srcset="),
@@ -238,6 +275,11 @@ async fn photos(engine: Engine, s3: Option<&Moto>) {
         .unwrap();
     assert_eq!(changed["title"], "Sunset, again");
     assert_eq!(changed["album"], "Holidays");
+    // The photo's page changed: its old tag no longer matches.
+    let response = revalidate(&server, &location, &page_tag).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_ne!(response.headers()[ETAG], page_tag.as_str());
+    assert!(response.text().await.unwrap().contains("Sunset, again"));
     let response = client()
         .patch(server.url(&format!("/api/v1/photos/{id}")))
         .bearer_auth(&token)

@@ -1,5 +1,6 @@
 //! The gallery: `/photos` (with `?album=`), `/photos/{id}`, rendered per request from the
-//! database with the site's templates (`gallery.html`, `photo.html`), and the files at
+//! database with the site's templates (`gallery.html`, `photo.html`), revalidated by a
+//! tag of the rendered bytes and compressed on the fly; and the files at
 //! `/media/<sha256>.<ext>`, from object storage, cached forever (the name is the content).
 
 use std::time::Duration;
@@ -12,12 +13,13 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::App;
+use crate::web::page::{self, Page};
 
 /// The routes.
 pub fn router() -> Router<App> {
     Router::new()
-        .route("/photos", get(gallery))
-        .route("/photos/{id}", get(photo))
+        .route("/photos", get(gallery).layer(crate::web::compression()))
+        .route("/photos/{id}", get(photo).layer(crate::web::compression()))
         .route("/media/{file}", get(media))
 }
 
@@ -26,14 +28,31 @@ struct AlbumQuery {
     album: Option<String>,
 }
 
-fn html(status: StatusCode, body: String) -> Response {
-    let mut response = (status, body).into_response();
+/// A page rendered for this request, or `304 Not Modified` when the client holds the same
+/// bytes. The tag is weak: the compression layer may send the page gzip or brotli
+/// encoded, which is the same page but not the same bytes.
+fn html(request: &HeaderMap, body: String) -> Response {
+    let tag = Page::tag_of(body.as_bytes());
+    let weak = HeaderValue::from_str(&format!("W/{}", tag.to_str().unwrap_or_default()));
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| page::etag_matches(v, &tag));
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = body.into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        response
+    };
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(weak) = weak {
+        headers.insert(header::ETAG, weak);
+    }
     response
 }
 
@@ -68,7 +87,7 @@ async fn gallery(
         .site()
         .render_dynamic("gallery.html", "/photos", &title, context)
     {
-        Ok(body) => html(StatusCode::OK, body),
+        Ok(body) => html(&headers, body),
         Err(e) => {
             tracing::error!(error = %e, "gallery.html does not render");
             crate::site::not_found(&app, &headers)
@@ -96,7 +115,7 @@ async fn photo(State(app): State<App>, Path(raw): Path<String>, headers: HeaderM
         .site()
         .render_dynamic("photo.html", &photo.url, &photo.title, context)
     {
-        Ok(body) => html(StatusCode::OK, body),
+        Ok(body) => html(&headers, body),
         Err(e) => {
             tracing::error!(error = %e, "photo.html does not render");
             crate::site::not_found(&app, &headers)

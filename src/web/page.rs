@@ -240,7 +240,7 @@ impl Accepted {
 
 /// `If-None-Match` uses the weak comparison (`W/"x"` and `"x"` match), and any encoding's
 /// tag of the same content matches: a client that got the brotli form may revalidate it.
-fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
+pub fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
     let ours = etag.to_str().unwrap_or_default().trim_matches('"');
     if_none_match.trim() == "*"
         || if_none_match.split(',').any(|tag| {
