@@ -56,7 +56,7 @@ IMAGE=localhost/hearth TAG=check PODMAN=podman PODMAN_FLAGS="--runtime runc --st
   bash scripts/image.sh
 
 log "image metadata"
-inspect() { pod image inspect --format "$1" "$image"; }
+inspect() { pod image inspect --format "$1" "${2:-$image}"; } # inspect FORMAT [IMAGE]
 [ "$(inspect '{{.Config.User}}')" = "65532:65532" ] || fail "the image does not run as 65532:65532"
 inspect '{{json .Config.ExposedPorts}}' | grep -q '"8080/tcp"' || fail "the image does not expose 8080"
 inspect '{{json .Config.Entrypoint}}' | grep -qx '\["/hearth"\]' || fail "the entrypoint is not /hearth"
@@ -71,14 +71,17 @@ inspect '{{json .Config.Labels}}' | grep -q '"org.opencontainers.image.revision"
   fail "the revision label is missing"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+still_running() { # still_running CONTAINER: fails the check, with its log, when it stopped
+  if [ "$(pod inspect --format '{{.State.Running}}' "$1")" != true ]; then
+    pod logs "$1" >&2 || true
+    fail "the container $1 stopped"
+  fi
+}
 wait_ready() { # wait_ready URL CONTAINER: until /ready answers 200 (the schema is current:
   # server databases migrate in the background), or the container stops, or 60 s pass
   for _ in $(seq 1 240); do
     if curl -fsS --max-time 2 "$1/ready" >/dev/null 2>&1; then return 0; fi
-    if [ "$(pod inspect --format '{{.State.Running}}' "$2")" != true ]; then
-      pod logs "$2" >&2 || true
-      fail "the container $2 stopped"
-    fi
+    still_running "$2"
     sleep 0.25
   done
   pod logs "$2" >&2 || true
@@ -153,9 +156,8 @@ if ! command -v busybox >/dev/null 2>&1; then
 fi
 IMAGE=localhost/hearth TAG=check-dev TARGET=dev PODMAN=podman \
   PODMAN_FLAGS="--runtime runc --storage-driver vfs" bash scripts/image.sh
-dev_inspect() { pod image inspect --format "$1" "$dev_image"; }
-[ "$(dev_inspect '{{.Config.User}}')" = "65532:65532" ] || fail "the dev image does not run as 65532:65532"
-dev_inspect '{{json .Config.Entrypoint}}' | grep -qx '\["/bin/hearth-live"\]' ||
+[ "$(inspect '{{.Config.User}}' "$dev_image")" = "65532:65532" ] || fail "the dev image does not run as 65532:65532"
+inspect '{{json .Config.Entrypoint}}' "$dev_image" | grep -qx '\["/bin/hearth-live"\]' ||
   fail "the dev image's entrypoint is not hearth-live"
 
 # A one-shot command ends the container with its status (the migration Job, the init
@@ -187,7 +189,7 @@ before=$(serving) || fail "no hearth process in the dev container"
 stage=$work/live
 mkdir -p "$stage/live"
 live_update() { # live_update BINARY: Tilt's steps; then waits for a new hearth to be ready
-  local now
+  local now=
   cp "$1" "$stage/live/hearth"
   # Tilt's archive: the file under its path in the container, owned by 0:0.
   tar -C "$stage" -c --owner=0 --group=0 live/hearth | pod exec -i "$live" tar -C / -x -f - ||
@@ -195,16 +197,12 @@ live_update() { # live_update BINARY: Tilt's steps; then waits for a new hearth 
   pod exec "$live" sh -c 'kill -HUP 1' || fail "kill -HUP 1 in the dev container failed"
   for _ in $(seq 1 240); do
     now=$(serving) || now=
-    if [ -n "$now" ] && [ "$now" != "$before" ] && curl -fsS --max-time 2 "$url/ready" >/dev/null 2>&1; then
-      break
-    fi
-    [ "$(pod inspect --format '{{.State.Running}}' "$live")" = true ] || {
-      pod logs "$live" >&2 || true
-      fail "the dev container stopped on a live update"
-    }
+    if [ -n "$now" ] && [ "$now" != "$before" ]; then break; fi
+    still_running "$live"
     sleep 0.25
   done
   if [ -z "$now" ] || [ "$now" = "$before" ]; then fail "hearth was not restarted after the live update"; fi
+  wait_ready "$url" "$live"
   [ "${now#* }" = /live/hearth ] || fail "after the live update the dev container runs ${now#* }"
   [ "$(pod exec "$live" sha256sum /live/hearth | cut -d' ' -f1)" = "$(sha256sum <"$1" | cut -d' ' -f1)" ] ||
     fail "/live/hearth is not the binary sent"

@@ -33,7 +33,8 @@ if [ ! -x "$HEARTH_BIN" ]; then
   echo "error: $HEARTH_BIN is not an executable (build it, or unset HEARTH_BIN)" >&2
   exit 1
 fi
-if readelf -l "$HEARTH_BIN" | grep -q 'program interpreter'; then
+is_static() { local headers; headers=$(readelf -l "$1") && [[ $headers != *'program interpreter'* ]]; }
+if ! is_static "$HEARTH_BIN"; then
   echo "error: $HEARTH_BIN is not statically linked; a FROM scratch image cannot run it" \
     "(build with RUSTFLAGS='-C target-feature=+crt-static' --target $triple)" >&2
   exit 1
@@ -42,7 +43,7 @@ case $TARGET in
   release) ;;
   dev)
     busybox=$(command -v busybox || true)
-    if [ -z "$busybox" ] || readelf -l "$busybox" | grep -q 'program interpreter'; then
+    if [ -z "$busybox" ] || ! is_static "$busybox"; then
       echo "error: the dev image needs a static busybox on PATH (Debian package busybox-static)" >&2
       exit 1
     fi

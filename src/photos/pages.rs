@@ -34,11 +34,7 @@ struct AlbumQuery {
 fn html(request: &HeaderMap, body: String) -> Response {
     let tag = Page::tag_of(body.as_bytes());
     let weak = HeaderValue::from_str(&format!("W/{}", tag.to_str().unwrap_or_default()));
-    let fresh = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| page::etag_matches(v, &tag));
-    let mut response = if fresh {
+    let mut response = if page::holds(request, &tag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut response = body.into_response();
@@ -128,16 +124,15 @@ async fn media(State(app): State<App>, Path(file): Path<String>, headers: Header
         return crate::site::not_found(&app, &headers);
     };
     let sha = file.split('.').next().unwrap_or_default();
-    let etag = format!("\"{sha}\"");
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag = HeaderValue::from_str(&format!("\"{sha}\"")).ok();
     let cache = HeaderValue::from_static("public, max-age=31536000, immutable");
-    if matches {
+    if etag
+        .as_ref()
+        .is_some_and(|etag| page::holds(&headers, etag))
+    {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, cache);
-        if let Ok(etag) = HeaderValue::from_str(&etag) {
+        if let Some(etag) = etag {
             response.headers_mut().insert(header::ETAG, etag);
         }
         return response;
@@ -175,7 +170,7 @@ async fn media(State(app): State<App>, Path(file): Path<String>, headers: Header
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
             h.insert(header::CACHE_CONTROL, cache);
-            if let Ok(etag) = HeaderValue::from_str(&etag) {
+            if let Some(etag) = etag {
                 h.insert(header::ETAG, etag);
             }
             response

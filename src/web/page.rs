@@ -137,11 +137,7 @@ impl Page {
             (_, Some(gzip)) if accepted.gzip => (gzip, Some(GZIP), &self.etags[1]),
             _ => (&self.body, None, &self.etags[0]),
         };
-        let fresh = status == StatusCode::OK
-            && request
-                .get(header::IF_NONE_MATCH)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| etag_matches(v, &self.etags[0]));
+        let fresh = status == StatusCode::OK && holds(request, &self.etags[0]);
         let mut response = if fresh {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::NOT_MODIFIED;
@@ -238,9 +234,18 @@ impl Accepted {
     }
 }
 
+/// Whether the request's `If-None-Match` names `etag`: the client holds that content, and
+/// `304 Not Modified` answers it.
+pub fn holds(request: &HeaderMap, etag: &HeaderValue) -> bool {
+    request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| etag_matches(v, etag))
+}
+
 /// `If-None-Match` uses the weak comparison (`W/"x"` and `"x"` match), and any encoding's
 /// tag of the same content matches: a client that got the brotli form may revalidate it.
-pub fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
+fn etag_matches(if_none_match: &str, etag: &HeaderValue) -> bool {
     let ours = etag.to_str().unwrap_or_default().trim_matches('"');
     if_none_match.trim() == "*"
         || if_none_match.split(',').any(|tag| {
